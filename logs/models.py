@@ -1,0 +1,115 @@
+"""The raw request log: one row per event the gateway reports (API.md section 0)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from logs.querysets import LogQuerySet
+
+
+class LogType(models.IntegerChoices):
+    # new-api's codes (model/log.go); 0 in a filter means "all types".
+    UNKNOWN = 0, "unknown"
+    TOPUP = 1, "topup"
+    CONSUME = 2, "consume"
+    MANAGE = 3, "manage"
+    SYSTEM = 4, "system"
+    ERROR = 5, "error"
+    REFUND = 6, "refund"
+
+
+class Log(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    # Unix seconds, as every API family speaks them; bucketing is integer arithmetic on this.
+    created_at = models.BigIntegerField()
+    type = models.SmallIntegerField(choices=LogType.choices, default=LogType.CONSUME)
+    content = models.TextField(blank=True, default="")
+    # No foreign key: logs outlive users, and the ingest hot path writes without joins.
+    user_id = models.BigIntegerField()
+    username = models.CharField(max_length=64)
+    token_id = models.BigIntegerField(default=0)
+    token_name = models.CharField(max_length=128, blank=True, default="")
+    model_name = models.CharField(max_length=128, blank=True, default="")
+    quota = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_creation_tokens = models.BigIntegerField(default=0)
+    use_time = models.IntegerField(default=0)
+    duration_ms = models.BigIntegerField(default=0)
+    first_token_ms = models.BigIntegerField(null=True, blank=True)
+    is_stream = models.BooleanField(default=False)
+    channel_id = models.BigIntegerField(default=0)
+    channel_name = models.CharField(max_length=128, blank=True, default="")
+    group = models.CharField(max_length=64, blank=True, default="default")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    endpoint = models.CharField(max_length=128, blank=True, default="")
+    other = models.JSONField(default=dict, blank=True)
+
+    objects = LogQuerySet.as_manager()
+
+    class Meta:
+        db_table = "logs"
+        constraints = [
+            models.CheckConstraint(condition=Q(type__gte=0, type__lte=6), name="logs_type_valid"),
+            models.CheckConstraint(condition=Q(user_id__gt=0), name="logs_user_id_positive"),
+            models.CheckConstraint(
+                condition=Q(
+                    token_id__gte=0,
+                    quota__gte=0,
+                    prompt_tokens__gte=0,
+                    completion_tokens__gte=0,
+                    cache_read_tokens__gte=0,
+                    cache_creation_tokens__gte=0,
+                    use_time__gte=0,
+                    duration_ms__gte=0,
+                    channel_id__gte=0,
+                ),
+                name="logs_counters_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_token_ms__isnull=True) | Q(first_token_ms__gte=0),
+                name="logs_first_token_ms_nonnegative",
+            ),
+        ]
+        indexes = [
+            # GET /api/log/ without filters, DELETE /api/log/ and purge_logs (created_at < T),
+            # newest-first keyset pages: ORDER BY created_at DESC, id DESC.
+            models.Index(fields=["created_at", "id"], name="logs_created_id"),
+            # GET /api/log/self and every user-scoped read: user_id = ? ORDER BY created_at, id.
+            models.Index(fields=["user_id", "created_at", "id"], name="logs_user_created_id"),
+            # GET /api/log/?model_name=... and /api/log/stat?model_name=...
+            models.Index(fields=["model_name", "created_at", "id"], name="logs_model_created_id"),
+            # GET /api/log/?username=... (new-api filters the logged username, not the user id).
+            models.Index(fields=["username", "created_at", "id"], name="logs_username_created_id"),
+            # GET /api/log/?channel=... (admin channel filter).
+            models.Index(fields=["channel_id", "created_at", "id"], name="logs_channel_created_id"),
+            # GET /api/log/?token_name=... (admin) and /api/log/self?token_name=... (user-scoped
+            # queries use logs_user_created_id and filter token_name on the rows it finds).
+            models.Index(fields=["token_name", "created_at", "id"], name="logs_token_created_id"),
+            # GET /api/log/?request_id=... (exact). Uniqueness is enforced by IngestKey, which,
+            # unlike a unique index here, survives retention and time partitioning.
+            models.Index(
+                fields=["request_id"], condition=~Q(request_id=""), name="logs_request_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"log {self.id} ({self.username}, {self.model_name})"
+
+
+class IngestKey(models.Model):
+    """Every non-empty request_id ever accepted. Kept apart from the logs so that idempotency
+    survives log retention: a retry of a purged request is still a duplicate, and the usage
+    aggregates (which outlive the logs) are never counted twice."""
+
+    request_id = models.CharField(max_length=64, primary_key=True)
+    created_at = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ingest_keys"
+
+    def __str__(self) -> str:
+        return self.request_id

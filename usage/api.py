@@ -1,0 +1,118 @@
+"""DRF views of the usage app: ingestion, and (later) the statistics families."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db import DatabaseError
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Role, Scope
+from logs.events import MAX_BODY_BYTES, BatchError, LogEvent, batch_parse, event_parse
+from logs.newapi import NewApiView, fail, ok
+from usage.services import logs_ingest
+
+logger = logging.getLogger(__name__)
+
+INGEST_RESULT = inline_serializer(
+    "IngestResponse",
+    {
+        "success": serializers.BooleanField(),
+        "message": serializers.CharField(),
+        "data": inline_serializer(
+            "IngestResult",
+            {
+                "accepted": serializers.IntegerField(),
+                "duplicates": serializers.IntegerField(),
+                "rejected": serializers.IntegerField(),
+                "errors": inline_serializer(
+                    "IngestItemError",
+                    {"index": serializers.IntegerField(), "message": serializers.CharField()},
+                    many=True,
+                ),
+            },
+        ),
+    },
+)
+NEW_API_ERROR = inline_serializer(
+    "NewApiError", {"success": serializers.BooleanField(), "message": serializers.CharField()}
+)
+
+
+class LogCollectionView(NewApiView):
+    """`/api/log/`: POST ingests (ingest token, no New-Api-User); GET lists and DELETE purges
+    (admin, new-api rules)."""
+
+    min_role = Role.ADMIN
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "POST":
+            self.requires_new_api_user = False
+            self.required_scope = Scope.INGEST
+            self.min_role = Role.COMMON
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="logs_ingest",
+        summary="Ingest a batch of 1..1000 log events (ingest token)",
+        request={"application/json": {"type": "object"}},
+        responses={200: INGEST_RESULT, 400: NEW_API_ERROR, 401: NEW_API_ERROR, 403: NEW_API_ERROR, 503: NEW_API_ERROR},
+        examples=[
+            OpenApiExample(
+                "batch",
+                request_only=True,
+                value={
+                    "logs": [
+                        {
+                            "request_id": "req-1",
+                            "created_at": 1735689600,
+                            "user_id": 1,
+                            "username": "alice",
+                            "model_name": "gpt-4o",
+                            "prompt_tokens": 120,
+                            "completion_tokens": 80,
+                            "quota": 1500,
+                        }
+                    ]
+                },
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return fail("request body exceeds 10 MiB", status.HTTP_400_BAD_REQUEST)
+        try:
+            items = batch_parse(request.body)
+        except BatchError as exc:
+            return fail(str(exc), status.HTTP_400_BAD_REQUEST)
+        now = int(time.time())
+        events: list[LogEvent] = []
+        errors: list[dict[str, object]] = []
+        for index, item in enumerate(items):
+            parsed = event_parse(item, now=now)
+            if isinstance(parsed, LogEvent):
+                events.append(parsed)
+            else:
+                errors.append({"index": index, "message": "; ".join(parsed)})
+        try:
+            result = logs_ingest(events=events)
+        except DatabaseError:
+            logger.exception("ingest batch failed; nothing of it was stored")
+            return fail(
+                "the database refused the batch; nothing of it was stored, retry it",
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return ok(
+            {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "rejected": len(errors),
+                "errors": errors,
+            }
+        )

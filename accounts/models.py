@@ -35,9 +35,7 @@ class UserManager(BaseUserManager["User"]):
         largest = self.aggregate(m=Max("id"))["m"] or 0
         return int(largest) + 1
 
-    def create_user(
-        self, username: str, password: str | None = None, **extra: Any
-    ) -> User:
+    def create_user(self, username: str, password: str | None = None, **extra: Any) -> User:
         if not username:
             raise ValueError("username is required")
         with transaction.atomic():
@@ -51,9 +49,7 @@ class UserManager(BaseUserManager["User"]):
             user.save(using=self._db)
         return user
 
-    def create_superuser(
-        self, username: str, password: str | None = None, **extra: Any
-    ) -> User:
+    def create_superuser(self, username: str, password: str | None = None, **extra: Any) -> User:
         extra["role"] = Role.ROOT
         extra.setdefault("status", Status.ENABLED)
         return self.create_user(username, password, **extra)
@@ -81,7 +77,9 @@ class User(AbstractBaseUser):
         ordering = ("id",)
         constraints = [
             models.CheckConstraint(condition=Q(role__in=Role.values), name="users_role_valid"),
-            models.CheckConstraint(condition=Q(status__in=Status.values), name="users_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="users_status_valid"
+            ),
             models.CheckConstraint(condition=Q(id__gt=0), name="users_id_positive"),
         ]
 
@@ -138,7 +136,9 @@ class AccessToken(models.Model):
     name = models.CharField(max_length=64, blank=True, default="")
     scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise a token")
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="First characters, to recognise a token"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -149,7 +149,9 @@ class AccessToken(models.Model):
         db_table = "access_tokens"
         ordering = ("-created_at", "-id")
         constraints = [
-            models.CheckConstraint(condition=Q(scope__in=Scope.values), name="access_tokens_scope_valid"),
+            models.CheckConstraint(
+                condition=Q(scope__in=Scope.values), name="access_tokens_scope_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -174,7 +176,9 @@ class Channel(models.Model):
     class Meta:
         db_table = "channels"
         ordering = ("id",)
-        constraints = [models.CheckConstraint(condition=Q(id__gte=0), name="channels_id_nonnegative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(id__gte=0), name="channels_id_nonnegative")
+        ]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.name}".strip()

@@ -9,7 +9,9 @@ from accounts.models import AccessToken, Scope, User, hash_token
 
 
 @transaction.atomic
-def access_token_create(*, user: User, scope: str = Scope.READ, name: str = "") -> tuple[AccessToken, str]:
+def access_token_create(
+    *, user: User, scope: str = Scope.READ, name: str = ""
+) -> tuple[AccessToken, str]:
     """Create a token for `user`. Returns the row and the secret, which is not stored and cannot
     be shown again."""
     if scope not in Scope.values:

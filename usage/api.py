@@ -61,7 +61,13 @@ class LogCollectionView(NewApiView):
         operation_id="logs_ingest",
         summary="Ingest a batch of 1..1000 log events (ingest token)",
         request={"application/json": {"type": "object"}},
-        responses={200: INGEST_RESULT, 400: NEW_API_ERROR, 401: NEW_API_ERROR, 403: NEW_API_ERROR, 503: NEW_API_ERROR},
+        responses={
+            200: INGEST_RESULT,
+            400: NEW_API_ERROR,
+            401: NEW_API_ERROR,
+            403: NEW_API_ERROR,
+            503: NEW_API_ERROR,
+        },
         examples=[
             OpenApiExample(
                 "batch",

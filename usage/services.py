@@ -96,13 +96,19 @@ def users_provision(*, events: Sequence[LogEvent]) -> None:
     # The gateway's usernames are unique, so a local holder of a wanted name is stale (renamed on
     # the gateway since): it gives the name up and keeps "<name>#<id>" until its next event.
     holders = list(
-        User.objects.filter(username__in=changes.values()).exclude(id__in=changes).only("id", "username")
+        User.objects.filter(username__in=changes.values())
+        .exclude(id__in=changes)
+        .only("id", "username")
     )
     for holder in holders:
         holder.username = f"{holder.username[: 64 - 21]}#{holder.id}"
     if holders:
         User.objects.bulk_update(holders, ["username"])
-    new = [User(id=uid, username=name, password="!") for uid, name in changes.items() if uid not in known]
+    new = [
+        User(id=uid, username=name, password="!")
+        for uid, name in changes.items()
+        if uid not in known
+    ]
     if new:
         User.objects.bulk_create(new, ignore_conflicts=True)
     renamed = [User(id=uid, username=name) for uid, name in changes.items() if uid in known]
@@ -124,7 +130,11 @@ def channels_provision(*, events: Sequence[LogEvent]) -> None:
     new = [Channel(id=cid, name=name) for cid, name in wanted.items() if cid not in known]
     if new:
         Channel.objects.bulk_create(new, ignore_conflicts=True)
-    renamed = [Channel(id=cid, name=name) for cid, name in wanted.items() if cid in known and known[cid] != name]
+    renamed = [
+        Channel(id=cid, name=name)
+        for cid, name in wanted.items()
+        if cid in known and known[cid] != name
+    ]
     if renamed:
         Channel.objects.bulk_update(renamed, ["name"])
 

@@ -4,56 +4,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='IngestKey',
+            name="IngestKey",
             fields=[
-                ('request_id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.BigIntegerField()),
+                ("request_id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.BigIntegerField()),
             ],
             options={
-                'db_table': 'ingest_keys',
+                "db_table": "ingest_keys",
             },
         ),
         migrations.CreateModel(
-            name='Log',
+            name="Log",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('created_at', models.BigIntegerField()),
-                ('type', models.SmallIntegerField(choices=[(0, 'unknown'), (1, 'topup'), (2, 'consume'), (3, 'manage'), (4, 'system'), (5, 'error'), (6, 'refund')], default=2)),
-                ('content', models.TextField(blank=True, default='')),
-                ('user_id', models.BigIntegerField()),
-                ('username', models.CharField(max_length=64)),
-                ('token_id', models.BigIntegerField(default=0)),
-                ('token_name', models.CharField(blank=True, default='', max_length=128)),
-                ('model_name', models.CharField(blank=True, default='', max_length=128)),
-                ('quota', models.BigIntegerField(default=0)),
-                ('prompt_tokens', models.BigIntegerField(default=0)),
-                ('completion_tokens', models.BigIntegerField(default=0)),
-                ('cache_read_tokens', models.BigIntegerField(default=0)),
-                ('cache_creation_tokens', models.BigIntegerField(default=0)),
-                ('use_time', models.IntegerField(default=0)),
-                ('duration_ms', models.BigIntegerField(default=0)),
-                ('first_token_ms', models.BigIntegerField(blank=True, null=True)),
-                ('is_stream', models.BooleanField(default=False)),
-                ('channel_id', models.BigIntegerField(default=0)),
-                ('channel_name', models.CharField(blank=True, default='', max_length=128)),
-                ('group', models.CharField(blank=True, default='default', max_length=64)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('request_id', models.CharField(blank=True, default='', max_length=64)),
-                ('endpoint', models.CharField(blank=True, default='', max_length=128)),
-                ('other', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("created_at", models.BigIntegerField()),
+                (
+                    "type",
+                    models.SmallIntegerField(
+                        choices=[
+                            (0, "unknown"),
+                            (1, "topup"),
+                            (2, "consume"),
+                            (3, "manage"),
+                            (4, "system"),
+                            (5, "error"),
+                            (6, "refund"),
+                        ],
+                        default=2,
+                    ),
+                ),
+                ("content", models.TextField(blank=True, default="")),
+                ("user_id", models.BigIntegerField()),
+                ("username", models.CharField(max_length=64)),
+                ("token_id", models.BigIntegerField(default=0)),
+                ("token_name", models.CharField(blank=True, default="", max_length=128)),
+                ("model_name", models.CharField(blank=True, default="", max_length=128)),
+                ("quota", models.BigIntegerField(default=0)),
+                ("prompt_tokens", models.BigIntegerField(default=0)),
+                ("completion_tokens", models.BigIntegerField(default=0)),
+                ("cache_read_tokens", models.BigIntegerField(default=0)),
+                ("cache_creation_tokens", models.BigIntegerField(default=0)),
+                ("use_time", models.IntegerField(default=0)),
+                ("duration_ms", models.BigIntegerField(default=0)),
+                ("first_token_ms", models.BigIntegerField(blank=True, null=True)),
+                ("is_stream", models.BooleanField(default=False)),
+                ("channel_id", models.BigIntegerField(default=0)),
+                ("channel_name", models.CharField(blank=True, default="", max_length=128)),
+                ("group", models.CharField(blank=True, default="default", max_length=64)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("request_id", models.CharField(blank=True, default="", max_length=64)),
+                ("endpoint", models.CharField(blank=True, default="", max_length=128)),
+                ("other", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'db_table': 'logs',
-                'indexes': [models.Index(fields=['created_at', 'id'], name='logs_created_id'), models.Index(fields=['user_id', 'created_at', 'id'], name='logs_user_created_id'), models.Index(fields=['model_name', 'created_at', 'id'], name='logs_model_created_id'), models.Index(fields=['username', 'created_at', 'id'], name='logs_username_created_id'), models.Index(fields=['channel_id', 'created_at', 'id'], name='logs_channel_created_id'), models.Index(fields=['token_name', 'created_at', 'id'], name='logs_token_created_id'), models.Index(condition=models.Q(('request_id', ''), _negated=True), fields=['request_id'], name='logs_request_id')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('type__gte', 0), ('type__lte', 6)), name='logs_type_valid'), models.CheckConstraint(condition=models.Q(('user_id__gt', 0)), name='logs_user_id_positive'), models.CheckConstraint(condition=models.Q(('cache_creation_tokens__gte', 0), ('cache_read_tokens__gte', 0), ('channel_id__gte', 0), ('completion_tokens__gte', 0), ('duration_ms__gte', 0), ('prompt_tokens__gte', 0), ('quota__gte', 0), ('token_id__gte', 0), ('use_time__gte', 0)), name='logs_counters_nonnegative'), models.CheckConstraint(condition=models.Q(('first_token_ms__isnull', True), ('first_token_ms__gte', 0), _connector='OR'), name='logs_first_token_ms_nonnegative')],
+                "db_table": "logs",
+                "indexes": [
+                    models.Index(fields=["created_at", "id"], name="logs_created_id"),
+                    models.Index(
+                        fields=["user_id", "created_at", "id"], name="logs_user_created_id"
+                    ),
+                    models.Index(
+                        fields=["model_name", "created_at", "id"], name="logs_model_created_id"
+                    ),
+                    models.Index(
+                        fields=["username", "created_at", "id"], name="logs_username_created_id"
+                    ),
+                    models.Index(
+                        fields=["channel_id", "created_at", "id"], name="logs_channel_created_id"
+                    ),
+                    models.Index(
+                        fields=["token_name", "created_at", "id"], name="logs_token_created_id"
+                    ),
+                    models.Index(
+                        condition=models.Q(("request_id", ""), _negated=True),
+                        fields=["request_id"],
+                        name="logs_request_id",
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("type__gte", 0), ("type__lte", 6)),
+                        name="logs_type_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("user_id__gt", 0)), name="logs_user_id_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("cache_creation_tokens__gte", 0),
+                            ("cache_read_tokens__gte", 0),
+                            ("channel_id__gte", 0),
+                            ("completion_tokens__gte", 0),
+                            ("duration_ms__gte", 0),
+                            ("prompt_tokens__gte", 0),
+                            ("quota__gte", 0),
+                            ("token_id__gte", 0),
+                            ("use_time__gte", 0),
+                        ),
+                        name="logs_counters_nonnegative",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("first_token_ms__isnull", True),
+                            ("first_token_ms__gte", 0),
+                            _connector="OR",
+                        ),
+                        name="logs_first_token_ms_nonnegative",
+                    ),
+                ],
             },
         ),
     ]

@@ -1,0 +1,99 @@
+"""Time buckets aligned to a zone's calendar, on Unix seconds.
+
+Every IANA zone's UTC offset has been a multiple of 15 minutes since the 1970s, so a bucket of
+any zone (hour, day, week, month) is a union of whole UTC quarter-hours. That is what makes
+pre-aggregating by quarter-hour exact for every zone, including +05:30, +05:45 and DST changes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+QUARTER = 900
+GRANULARITIES = ("hour", "day", "week", "month")
+MAX_BUCKETS = 10_000
+
+
+class BucketError(ValueError):
+    """A bad zone, granularity or range, with a message a person can act on."""
+
+
+def zone_get(name: str | None, default: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA name; None or "" gives `default`; unknown names raise."""
+    value = (name or "").strip() or default
+    if len(value) > 64 or value.startswith(("/", ".")) or ".." in value:
+        raise BucketError(f"unknown timezone {value[:64]!r}")
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BucketError(
+            f"unknown timezone {value!r} (use an IANA name such as Asia/Kolkata)"
+        ) from None
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> int:
+    """Unix time of the first instant of `day` in `tz` (a midnight skipped by DST starts the
+    day at the transition)."""
+    return int(datetime.combine(day, time(0), tzinfo=tz).timestamp())
+
+
+def local_date(ts: int, tz: ZoneInfo) -> date:
+    return datetime.fromtimestamp(ts, tz).date()
+
+
+def bucket_floor(ts: int, tz: ZoneInfo, granularity: str) -> int:
+    """Start of the bucket holding `ts`."""
+    if granularity == "hour":
+        offset = datetime.fromtimestamp(ts, tz).utcoffset()
+        seconds = int(offset.total_seconds()) if offset is not None else 0
+        return ts - (ts + seconds) % 3600
+    day = local_date(ts, tz)
+    if granularity == "day":
+        return local_midnight(day, tz)
+    if granularity == "week":  # weeks start on Monday
+        return local_midnight(day - timedelta(days=day.weekday()), tz)
+    if granularity == "month":
+        return local_midnight(day.replace(day=1), tz)
+    raise BucketError(f"granularity must be one of {', '.join(GRANULARITIES)}")
+
+
+def bucket_next(start: int, tz: ZoneInfo, granularity: str) -> int:
+    """Start of the bucket after the one starting at `start`."""
+    if granularity == "hour":
+        return _next_hour(start, tz)
+    day = local_date(start, tz)
+    if granularity == "day":
+        return local_midnight(day + timedelta(days=1), tz)
+    if granularity == "week":
+        return local_midnight(day + timedelta(days=7), tz)
+    if granularity == "month":
+        following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return local_midnight(following, tz)
+    raise BucketError(f"granularity must be one of {', '.join(GRANULARITIES)}")
+
+
+def _next_hour(start: int, tz: ZoneInfo) -> int:
+    # Offsets change by multiples of 15 minutes, so the next boundary is within 15..60 minutes
+    # (a half-hour DST shift, as on Lord Howe Island, makes a 30-minute "hour").
+    candidate = start + QUARTER
+    while bucket_floor(candidate, tz, "hour") == start:
+        candidate += QUARTER
+    return bucket_floor(candidate, tz, "hour")
+
+
+def bucket_starts(start: int, end: int, tz: ZoneInfo, granularity: str) -> list[int]:
+    """Every bucket start from the bucket holding `start` to the one holding `end` (inclusive),
+    for zero-filling. Raises BucketError past MAX_BUCKETS."""
+    if end < start:
+        raise BucketError("the range ends before it starts")
+    current = bucket_floor(start, tz, granularity)
+    starts: list[int] = []
+    while current <= end:
+        starts.append(current)
+        if len(starts) > MAX_BUCKETS:
+            raise BucketError(
+                f"the range holds more than {MAX_BUCKETS} {granularity} buckets; "
+                "choose a coarser granularity or a shorter range"
+            )
+        current = bucket_next(current, tz, granularity)
+    return starts

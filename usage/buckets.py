@@ -97,3 +97,83 @@ def bucket_starts(start: int, end: int, tz: ZoneInfo, granularity: str) -> list[
             )
         current = bucket_next(current, tz, granularity)
     return starts
+
+
+# Resolutions of the rollup tables (usage/models.py): each divides the next, all aligned to the
+# Unix epoch, so any quarter-aligned interval splits into whole rollup buckets.
+SPANS = (QUARTER, 3600, 86400)
+
+
+def bucket_of(ts: int, span: int) -> int:
+    """The start of the rollup bucket of `span` seconds holding `ts` (ts >= 0). The ingest path,
+    rebuild_usage and verify_usage all bucket with this (SQL: created_at - created_at % span)."""
+    return ts - ts % span
+
+
+Piece = tuple[int, int, int, int]  # (span, lo, hi, label): the span-buckets in [lo, hi) count
+# toward the output bucket `label`; span 0 means raw logs with lo <= created_at < hi.
+
+
+def segments(
+    start: int, end: int, tz: ZoneInfo | None, granularity: str | None
+) -> list[tuple[int, int, int]]:
+    """The inclusive range [start, end] cut at the zone's bucket boundaries: half-open
+    (lo, hi, label) triples, label being the bucket start (0 when not bucketed)."""
+    if end < start:
+        return []
+    stop = end + 1
+    if granularity is None or tz is None:
+        return [(start, stop, 0)]
+    starts = bucket_starts(start, end, tz, granularity)
+    bounds = [*starts[1:], bucket_next(starts[-1], tz, granularity)]
+    return [(max(lo, start), min(hi, stop), lo) for lo, hi in zip(starts, bounds, strict=True)]
+
+
+def pieces(
+    cuts: list[tuple[int, int, int]], spans: tuple[int, ...] = SPANS
+) -> tuple[list[Piece], list[Piece]]:
+    """Split each (lo, hi, label) segment into the fewest whole rollup buckets of `spans` (the
+    coarsest that fit) plus the raw-log remainders that no quarter-hour covers (a range that
+    starts or ends mid-quarter, or a boundary of a zone whose offset was not a multiple of 15
+    minutes, before the 1980s). Returns (rollup pieces, raw pieces); adjacent pieces of one
+    span and label are merged."""
+    finest = spans[0]
+    rolled: list[Piece] = []
+    raw: list[Piece] = []
+
+    def emit(span: int, lo: int, hi: int, label: int) -> None:
+        target = raw if span == 0 else rolled
+        if target and target[-1][0] == span and target[-1][2] == lo and target[-1][3] == label:
+            target[-1] = (span, target[-1][1], hi, label)
+        else:
+            target.append((span, lo, hi, label))
+
+    for lo, hi, label in cuts:
+        first = -(-lo // finest) * finest
+        last = hi - hi % finest
+        if first >= last:
+            emit(0, lo, hi, label)
+            continue
+        if lo < first:
+            emit(0, lo, first, label)
+        at = first
+        # Up: the finer spans until `at` is aligned to the next coarser one.
+        for level, span in enumerate(spans[:-1]):
+            coarser = spans[level + 1]
+            while at % coarser and at + span <= last:
+                emit(span, at, at + span, label)
+                at += span
+        top = spans[-1]
+        whole = (last - at) // top
+        if whole > 0:
+            emit(top, at, at + whole * top, label)
+            at += whole * top
+        # Down: the finer spans for what is left before `last`.
+        for span in reversed(spans[:-1]):
+            whole = (last - at) // span
+            if whole > 0:
+                emit(span, at, at + whole * span, label)
+                at += whole * span
+        if last < hi:
+            emit(0, last, hi, label)
+    return rolled, raw

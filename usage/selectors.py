@@ -6,9 +6,16 @@ matching log are returned; callers zero-fill against `usage.buckets.bucket_start
 
 Numbers are exact: each equals a plain GROUP BY over the matching raw logs.
 
-Implementation note: this first version groups the raw logs by UTC quarter-hour in SQL and folds
-quarter-hours into zone buckets in Python (exact, see usage/buckets.py). The rollup tables
-replace the raw scan for the bulk of a range without changing these signatures.
+How (docs/aggregates.md): the range is cut at the zone's bucket boundaries, each piece is split
+into the coarsest whole UTC rollup buckets that fit (days, hours, quarter-hours) plus the
+sub-quarter remainders at unaligned ends, and ONE statement sums the rollup rows of those
+buckets and the raw logs of the remainders, grouped by output bucket and dimensions. The rollup
+table is the smallest one holding every dimension the query filters or groups by (usage_site,
+usage_channel, usage_user); a query no table can answer (a user together with a channel or
+group, say) reads the raw logs for the whole range, still in one statement.
+
+After log retention, the rollups still count purged logs; the sub-quarter edges of a range
+(answered from raw logs) then count only the logs that remain.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce
+import orjson
+from django.db import connections, router
+from django.db.models import Q
 
 from logs.models import Log, LogType
-from usage.buckets import QUARTER, BucketError, bucket_floor
+from usage.buckets import BucketError, Piece, pieces, segments
+from usage.rollups import MEASURES, RAW_MEASURES, family_for
 
 DIMENSIONS = (
     "model_name",
@@ -32,6 +41,7 @@ DIMENSIONS = (
     "channel_id",
     "group",
     "type",
+    "endpoint",
 )
 
 
@@ -67,6 +77,45 @@ class UsageFilter:
         if self.types:
             q &= Q(type__in=self.types)
         return q
+
+    def dimensions(self) -> set[str]:
+        """The columns this filter restricts."""
+        named = {
+            "user_id": self.user_id,
+            "username": self.username,
+            "token_id": self.token_ids,
+            "model_name": self.model_names,
+            "channel_id": self.channel_id,
+            "group": self.group,
+            "type": self.types or None,
+        }
+        return {name for name, value in named.items() if value is not None}
+
+    def matches_nothing(self) -> bool:
+        return self.token_ids == () or self.model_names == ()
+
+    def sql(self, alias: str) -> tuple[str, list[object]]:
+        """` AND ...` conditions on the columns of `alias` (a log or a rollup row)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("user_id", self.user_id),
+            ("username", self.username),
+            ("channel_id", self.channel_id),
+            ('"group"', self.group),
+        ):
+            if value is not None:
+                clauses.append(f"{alias}.{column} = %s")
+                params.append(value)
+        for column, values in (
+            ("token_id", self.token_ids),
+            ("model_name", self.model_names),
+            ("type", self.types or None),
+        ):
+            if values is not None:
+                clauses.append(f"{alias}.{column} IN ({', '.join(['%s'] * len(values))})")
+                params.extend(values)
+        return "".join(f" AND {clause}" for clause in clauses), params
 
 
 @dataclass(slots=True)
@@ -108,26 +157,75 @@ class UsageRow:
     totals: UsageTotals = field(default_factory=UsageTotals)
 
 
-# Annotation names are prefixed: an aggregate may not shadow the column it sums.
-_SUMS = {
-    "agg_requests": Count("id"),
-    "agg_quota": Coalesce(Sum("quota"), 0),
-    "agg_prompt_tokens": Coalesce(Sum("prompt_tokens"), 0),
-    "agg_completion_tokens": Coalesce(Sum("completion_tokens"), 0),
-    "agg_cache_read_tokens": Coalesce(Sum("cache_read_tokens"), 0),
-    "agg_cache_creation_tokens": Coalesce(Sum("cache_creation_tokens"), 0),
-    "agg_duration_ms": Coalesce(Sum("duration_ms"), 0),
-    "agg_first_token_ms": Coalesce(Sum("first_token_ms"), 0),
-    "agg_first_token_count": Count("first_token_ms"),
-}
-
-
 def _check(group_by: Sequence[str], granularity: str | None, tz: ZoneInfo | None) -> None:
     unknown = [d for d in group_by if d not in DIMENSIONS]
     if unknown:
         raise BucketError(f"cannot group by {', '.join(unknown)}")
     if granularity is not None and tz is None:
         raise BucketError("a bucketed query needs a timezone")
+
+
+def _pieces_source(vendor: str, chosen: list[Piece]) -> tuple[str, list[object]]:
+    """A derived table p(span, lo, hi, label) holding `chosen`."""
+    if vendor == "postgresql":
+        columns = [list(column) for column in zip(*chosen, strict=True)]
+        return (
+            "unnest(%s::integer[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS p(span, lo, hi, label)",
+            columns,
+        )
+    return (
+        "(SELECT json_extract(value, '$[0]') AS span, json_extract(value, '$[1]') AS lo, "
+        "json_extract(value, '$[2]') AS hi, json_extract(value, '$[3]') AS label "
+        "FROM json_each(%s)) AS p",
+        [orjson.dumps(chosen).decode()],
+    )
+
+
+def _statement(
+    vendor: str,
+    table: str | None,
+    rolled: list[Piece],
+    raw: list[Piece],
+    where: UsageFilter,
+    group_by: Sequence[str],
+) -> tuple[str, list[object]]:
+    """One SELECT summing the rollup rows of `rolled` and the logs of `raw`, grouped by label and
+    `group_by`. CROSS JOIN keeps the short piece list as the outer loop on SQLite (each piece is
+    an index range scan); PostgreSQL plans it as the same nested loop."""
+    dims = [f'"{name}"' for name in group_by]
+    branches: list[str] = []
+    params: list[object] = []
+    if rolled and table is not None:
+        source, source_params = _pieces_source(vendor, rolled)
+        conditions, condition_params = where.sql("r")
+        select = ", ".join(
+            ["p.label AS label"]
+            + [f"r.{dim} AS d{i}" for i, dim in enumerate(dims)]
+            + [f"r.{name} AS m{i}" for i, name in enumerate(MEASURES)]
+        )
+        branches.append(
+            f"SELECT {select} FROM {source} CROSS JOIN {table} AS r "  # noqa: S608
+            "WHERE r.span = p.span AND r.bucket >= p.lo AND r.bucket < p.hi" + conditions
+        )
+        params += source_params + condition_params
+    if raw:
+        source, source_params = _pieces_source(vendor, raw)
+        conditions, condition_params = where.sql("l")
+        select = ", ".join(
+            ["p.label AS label"]
+            + [f"l.{dim} AS d{i}" for i, dim in enumerate(dims)]
+            + [f"{expression} AS m{i}" for i, expression in enumerate(RAW_MEASURES)]
+        )
+        branches.append(
+            f"SELECT {select} FROM {source} CROSS JOIN {Log._meta.db_table} AS l "  # noqa: S608
+            "WHERE l.created_at >= p.lo AND l.created_at < p.hi" + conditions
+        )
+        params += source_params + condition_params
+    keys = ", ".join(["label"] + [f"d{i}" for i in range(len(dims))])
+    sums = ", ".join(f"CAST(SUM(m{i}) AS BIGINT)" for i in range(len(MEASURES)))
+    union = " UNION ALL ".join(branches)
+    return f"SELECT {keys}, {sums} FROM ({union}) AS u GROUP BY {keys}", params  # noqa: S608
 
 
 def usage_rows(
@@ -141,36 +239,61 @@ def usage_rows(
 ) -> list[UsageRow]:
     """Totals of the logs with start <= created_at <= end matching `where`, grouped by the
     dimensions in `group_by` (see DIMENSIONS) and, when `granularity` is given (hour, day,
-    week, month), by bucket of that zone's calendar. Ordered by bucket, then by dimensions."""
+    week, month), by bucket of that zone's calendar. Ordered by bucket, then by the dimension
+    values (numbers numerically, strings by code point). One SQL statement (none when the
+    filter matches nothing). Raises BucketError for an unknown dimension or granularity, a
+    bucketed query without a zone, or more than MAX_BUCKETS buckets."""
     _check(group_by, granularity, tz)
-    qs = Log.objects.filter(where.q(), created_at__gte=start, created_at__lte=end)
-    keys = list(group_by)
-    if granularity is not None:
-        qs = qs.annotate(quarter=F("created_at") - F("created_at") % QUARTER)
-        keys.append("quarter")
-    grouped = qs.values(*keys).annotate(**_SUMS).order_by()
-    rows: dict[tuple[object, ...], UsageRow] = {}
-    for record in grouped:
-        bucket = None
-        if granularity is not None and tz is not None:
-            bucket = bucket_floor(int(record["quarter"]), tz, granularity)
-        dims = {d: record[d] for d in group_by}
-        key = (bucket, *dims.values())
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = UsageRow(bucket=bucket, dims=dims)
-        row.totals.add(UsageTotals(**{name[4:]: int(record[name]) for name in _SUMS}))
-    return sorted(rows.values(), key=_sort_key(group_by))
-
-
-def _sort_key(group_by: Sequence[str]):  # type: ignore[no-untyped-def]
-    def key(row: UsageRow) -> tuple[object, ...]:
-        return (row.bucket or 0, *(str(row.dims[d]) for d in group_by))
-
-    return key
+    group_by = list(dict.fromkeys(group_by))
+    cuts = segments(start, end, tz, granularity)
+    if not cuts or where.matches_nothing():
+        return []
+    family = family_for({*group_by, *where.dimensions()})
+    if family is None:
+        rolled: list[Piece] = []
+        raw: list[Piece] = [(0, lo, hi, label) for lo, hi, label in cuts]
+    else:
+        rolled, raw = pieces(cuts, family.spans)
+    alias = router.db_for_read(Log)
+    connection = connections[alias]
+    sql, params = _statement(
+        connection.vendor, family.table if family else None, rolled, raw, where, group_by
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = cursor.fetchall()
+    width = len(group_by)
+    bucketed = granularity is not None
+    rows = [
+        UsageRow(
+            bucket=record[0] if bucketed else None,
+            dims=dict(zip(group_by, record[1 : 1 + width], strict=True)),
+            totals=UsageTotals(*record[1 + width :]),
+        )
+        for record in records
+    ]
+    rows.sort(key=lambda row: (row.bucket or 0, *row.dims.values()))
+    return rows
 
 
 def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
-    """Totals of the logs with start <= created_at <= end matching `where`."""
+    """Totals of the logs with start <= created_at <= end matching `where`. For rpm/tpm, a
+    window shorter than a quarter-hour reads only raw logs, through the logs' indexes."""
     rows = usage_rows(start=start, end=end, where=where)
     return rows[0].totals if rows else UsageTotals()
+
+
+def usage_model_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[str, str]:
+    """For each model with matching logs in the range, its most used non-empty `endpoint` (by
+    request count; a tie goes to the endpoint that sorts first), or "" when none of its logs
+    names one. AceData's `api_map.path`. Read from usage_user when `where` allows."""
+    best: dict[str, tuple[int, str]] = {}
+    for row in usage_rows(
+        start=start, end=end, where=where, group_by=("model_name", "endpoint")
+    ):
+        model, endpoint = str(row.dims["model_name"]), str(row.dims["endpoint"])
+        held = best.setdefault(model, (0, ""))
+        # Rows come sorted by endpoint: on a tie the first one stays.
+        if endpoint and row.totals.requests > held[0]:
+            best[model] = (row.totals.requests, endpoint)
+    return {model: endpoint for model, (_, endpoint) in best.items()}

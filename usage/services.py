@@ -12,6 +12,8 @@ from django.db import connection, transaction
 from accounts.models import Channel, User
 from logs.events import LogEvent
 from logs.models import IngestKey, Log
+from usage.buckets import bucket_of
+from usage.rollups import FAMILIES, MEASURES, PG_TYPES, Family
 
 LOG_COLUMNS = (
     "created_at",
@@ -249,4 +251,87 @@ def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
     users_provision(events=accepted)
     channels_provision(events=accepted)
     _logs_insert(accepted)
+    usage_rollup_apply(events=accepted)
     return result
+
+
+def _rollup_rows(family: Family, events: Sequence[LogEvent]) -> list[tuple[object, ...]]:
+    """The batch summed per (span, bucket, dimensions) of `family`: one row per key, sorted by
+    key so that concurrent batches lock shared rows in the same order (no deadlock)."""
+    finest, *coarser = family.spans
+    sums: dict[tuple[object, ...], list[int]] = {}
+    for event in events:
+        first_token = event.first_token_ms
+        key = (
+            bucket_of(event.created_at, finest),
+            *(getattr(event, name) for name in family.dims),
+        )
+        measures = (
+            1,
+            event.quota,
+            event.prompt_tokens,
+            event.completion_tokens,
+            event.cache_read_tokens,
+            event.cache_creation_tokens,
+            event.duration_ms,
+            first_token or 0,
+            0 if first_token is None else 1,
+        )
+        held = sums.get(key)
+        if held is None:
+            sums[key] = list(measures)
+        else:
+            for index, value in enumerate(measures):
+                held[index] += value
+    levels = {finest: sums}
+    for span in coarser:
+        folded: dict[tuple[object, ...], list[int]] = {}
+        for (bucket, *dims), measures in sums.items():
+            key = (bucket_of(bucket, span), *dims)  # type: ignore[arg-type]
+            held = folded.get(key)
+            if held is None:
+                folded[key] = list(measures)
+            else:
+                for index, value in enumerate(measures):
+                    held[index] += value
+        levels[span] = sums = folded
+    return sorted(
+        (span, *key, *measures) for span, level in levels.items() for key, measures in level.items()
+    )
+
+
+def _rollup_upsert(family: Family, rows: list[tuple[object, ...]]) -> None:
+    quote = connection.ops.quote_name
+    table = quote(family.table)
+    columns = ", ".join(quote(name) for name in family.columns)
+    key = ", ".join(quote(name) for name in ("span", "bucket", *family.dims))
+    add = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in MEASURES
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{PG_TYPES[name]}[]" for name in family.columns)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+                f"ON CONFLICT ({key}) DO UPDATE SET {add}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            placeholders = ", ".join(["%s"] * len(family.columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+                f"ON CONFLICT ({key}) DO UPDATE SET {add}",
+                rows,
+            )
+
+
+def usage_rollup_apply(*, events: Sequence[LogEvent]) -> None:
+    """Add stored events to every rollup table: one INSERT ... ON CONFLICT DO UPDATE per table.
+
+    Called by `logs_ingest` inside its transaction with the accepted events only, so a log and
+    every aggregate counting it commit or roll back together, and a duplicate is never counted.
+    Nothing else adds to the rollups (rebuild_usage recomputes them from the logs)."""
+    if not events:
+        return
+    for family in FAMILIES:
+        _rollup_upsert(family, _rollup_rows(family, events))

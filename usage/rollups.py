@@ -1,0 +1,89 @@
+"""The rollup families: which dimensions each table keeps, and the bucketing every writer and
+reader shares (docs/aggregates.md). Writes are in `usage.services`, reads in `usage.selectors`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import models
+
+from usage.buckets import SPANS
+from usage.models import UsageChannel, UsageSite, UsageUser
+
+# The sums every rollup row holds, in this order everywhere (UsageTotals' fields).
+MEASURES = (
+    "requests",
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "duration_ms",
+    "first_token_ms",
+    "first_token_count",
+)
+
+# The same sums over raw logs (SQL), for `logs AS l`.
+RAW_MEASURES = (
+    "1",
+    "l.quota",
+    "l.prompt_tokens",
+    "l.completion_tokens",
+    "l.cache_read_tokens",
+    "l.cache_creation_tokens",
+    "l.duration_ms",
+    "COALESCE(l.first_token_ms, 0)",
+    "CASE WHEN l.first_token_ms IS NULL THEN 0 ELSE 1 END",
+)
+
+PG_TYPES = {
+    "span": "integer",
+    "bucket": "bigint",
+    "user_id": "bigint",
+    "username": "text",
+    "token_id": "bigint",
+    "token_name": "text",
+    "model_name": "text",
+    "endpoint": "text",
+    "channel_id": "bigint",
+    "group": "text",
+    "type": "smallint",
+    **dict.fromkeys(MEASURES, "bigint"),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One rollup table: its dimension columns (in key order after span and bucket) and the
+    spans it keeps."""
+
+    model: type[models.Model]
+    dims: tuple[str, ...]
+    spans: tuple[int, ...] = SPANS
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ("span", "bucket", *self.dims, *MEASURES)
+
+    def covers(self, needed: Iterable[str]) -> bool:
+        return set(needed) <= set(self.dims)
+
+
+# Smallest first: a read uses the first family that has every dimension it filters or groups by.
+SITE = Family(UsageSite, ("model_name", "type"))
+CHANNEL = Family(UsageChannel, ("channel_id", "group", "model_name", "type"))
+USER = Family(
+    UsageUser,
+    ("user_id", "username", "token_id", "token_name", "model_name", "endpoint", "type"),
+)
+FAMILIES = (SITE, CHANNEL, USER)
+
+
+def family_for(needed: Iterable[str]) -> Family | None:
+    wanted = set(needed)
+    return next((family for family in FAMILIES if family.covers(wanted)), None)

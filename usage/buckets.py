@@ -44,9 +44,7 @@ def local_date(ts: int, tz: ZoneInfo) -> date:
 def bucket_floor(ts: int, tz: ZoneInfo, granularity: str) -> int:
     """Start of the bucket holding `ts`."""
     if granularity == "hour":
-        offset = datetime.fromtimestamp(ts, tz).utcoffset()
-        seconds = int(offset.total_seconds()) if offset is not None else 0
-        return ts - (ts + seconds) % 3600
+        return _hour_floor(ts, tz)
     day = local_date(ts, tz)
     if granularity == "day":
         return local_midnight(day, tz)
@@ -72,13 +70,43 @@ def bucket_next(start: int, tz: ZoneInfo, granularity: str) -> int:
     raise BucketError(f"granularity must be one of {', '.join(GRANULARITIES)}")
 
 
+def _offset(ts: int, tz: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(ts, tz).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _offset_change(before: int, after: int, tz: ZoneInfo) -> int:
+    """The first instant in (before, after] whose UTC offset is the one at `after` (the offset
+    at `before` differs; one change at most lies between them, as within any hour)."""
+    target = _offset(after, tz)
+    while after - before > 1:
+        middle = (before + after) // 2
+        if _offset(middle, tz) == target:
+            after = middle
+        else:
+            before = middle
+    return after
+
+
+# An hour bucket starts where the local clock shows a whole hour, or where the UTC offset
+# changes. With whole-hour DST changes that is every real hour (a fall-back night has two
+# buckets labelled 01:00); Lord Howe Island's half-hour changes make one 30-minute bucket.
+
+
+def _hour_floor(ts: int, tz: ZoneInfo) -> int:
+    offset = _offset(ts, tz)
+    floor = ts - (ts + offset) % 3600
+    if _offset(floor, tz) == offset:
+        return floor
+    return _offset_change(floor, ts, tz)
+
+
 def _next_hour(start: int, tz: ZoneInfo) -> int:
-    # Offsets change by multiples of 15 minutes, so the next boundary is within 15..60 minutes
-    # (a half-hour DST shift, as on Lord Howe Island, makes a 30-minute "hour").
-    candidate = start + QUARTER
-    while bucket_floor(candidate, tz, "hour") == start:
-        candidate += QUARTER
-    return bucket_floor(candidate, tz, "hour")
+    offset = _offset(start, tz)
+    following = start + 3600 - (start + offset) % 3600
+    if _offset(following - 1, tz) == offset:
+        return following
+    return _offset_change(start, following - 1, tz)
 
 
 def bucket_starts(start: int, end: int, tz: ZoneInfo, granularity: str) -> list[int]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -94,10 +95,10 @@ class UsageFilter:
     def matches_nothing(self) -> bool:
         return self.token_ids == () or self.model_names == ()
 
-    def sql(self, alias: str) -> tuple[str, list[object]]:
+    def sql(self, alias: str) -> tuple[str, list[Any]]:
         """` AND ...` conditions on the columns of `alias` (a log or a rollup row)."""
         clauses: list[str] = []
-        params: list[object] = []
+        params: list[Any] = []
         for column, value in (
             ("user_id", self.user_id),
             ("username", self.username),
@@ -165,7 +166,7 @@ def _check(group_by: Sequence[str], granularity: str | None, tz: ZoneInfo | None
         raise BucketError("a bucketed query needs a timezone")
 
 
-def _pieces_source(vendor: str, chosen: list[Piece]) -> tuple[str, list[object]]:
+def _pieces_source(vendor: str, chosen: list[Piece]) -> tuple[str, list[Any]]:
     """A derived table p(span, lo, hi, label) holding `chosen`."""
     if vendor == "postgresql":
         columns = [list(column) for column in zip(*chosen, strict=True)]
@@ -189,13 +190,13 @@ def _statement(
     raw: list[Piece],
     where: UsageFilter,
     group_by: Sequence[str],
-) -> tuple[str, list[object]]:
+) -> tuple[str, list[Any]]:
     """One SELECT summing the rollup rows of `rolled` and the logs of `raw`, grouped by label and
     `group_by`. CROSS JOIN keeps the short piece list as the outer loop on SQLite (each piece is
     an index range scan); PostgreSQL plans it as the same nested loop."""
     dims = [f'"{name}"' for name in group_by]
     branches: list[str] = []
-    params: list[object] = []
+    params: list[Any] = []
     if rolled and table is not None:
         source, source_params = _pieces_source(vendor, rolled)
         conditions, condition_params = where.sql("r")
@@ -288,9 +289,7 @@ def usage_model_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[s
     request count; a tie goes to the endpoint that sorts first), or "" when none of its logs
     names one. AceData's `api_map.path`. Read from usage_user when `where` allows."""
     best: dict[str, tuple[int, str]] = {}
-    for row in usage_rows(
-        start=start, end=end, where=where, group_by=("model_name", "endpoint")
-    ):
+    for row in usage_rows(start=start, end=end, where=where, group_by=("model_name", "endpoint")):
         model, endpoint = str(row.dims["model_name"]), str(row.dims["endpoint"])
         held = best.setdefault(model, (0, ""))
         # Rows come sorted by endpoint: on a tie the first one stays.

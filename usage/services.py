@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from django.db import connection, transaction
@@ -255,7 +256,7 @@ def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
     return result
 
 
-def _rollup_rows(family: Family, events: Sequence[LogEvent]) -> list[tuple[object, ...]]:
+def _rollup_rows(family: Family, events: Sequence[LogEvent]) -> list[tuple[Any, ...]]:
     """The batch summed per (span, bucket, dimensions) of `family`: one row per key, sorted by
     key so that concurrent batches lock shared rows in the same order (no deadlock)."""
     finest, *coarser = family.spans
@@ -286,13 +287,13 @@ def _rollup_rows(family: Family, events: Sequence[LogEvent]) -> list[tuple[objec
     levels = {finest: sums}
     for span in coarser:
         folded: dict[tuple[object, ...], list[int]] = {}
-        for (bucket, *dims), measures in sums.items():
+        for (bucket, *dims), values in sums.items():
             key = (bucket_of(bucket, span), *dims)  # type: ignore[arg-type]
             held = folded.get(key)
             if held is None:
-                folded[key] = list(measures)
+                folded[key] = list(values)
             else:
-                for index, value in enumerate(measures):
+                for index, value in enumerate(values):
                     held[index] += value
         levels[span] = sums = folded
     return sorted(
@@ -300,7 +301,7 @@ def _rollup_rows(family: Family, events: Sequence[LogEvent]) -> list[tuple[objec
     )
 
 
-def _rollup_upsert(family: Family, rows: list[tuple[object, ...]]) -> None:
+def _rollup_upsert(family: Family, rows: list[tuple[Any, ...]]) -> None:
     quote = connection.ops.quote_name
     table = quote(family.table)
     columns = ", ".join(quote(name) for name in family.columns)

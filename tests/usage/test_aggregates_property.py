@@ -83,7 +83,8 @@ def _events(rng: random.Random, count: int) -> list[LogEvent]:
     used_ids: list[str] = []
     for n in range(count):
         if rng.random() < 0.5:
-            created_at = rng.choice(instants) + rng.randint(-1800, 1800)
+            jitter = rng.choice((0, -1, 1, rng.randint(-1800, 1800), rng.randint(-1800, 1800)))
+            created_at = rng.choice(instants) + jitter
         else:
             created_at = rng.randint(T0, T1)
         user_id = rng.randint(1, 6)
@@ -230,14 +231,25 @@ def _usage_filter(where: dict[str, Any]) -> UsageFilter:
     )
 
 
-def _random_range(rng: random.Random, granularity: str | None) -> tuple[int, int]:
+def _random_range(
+    rng: random.Random, granularity: str | None, stamps: list[int]
+) -> tuple[int, int]:
+    """Anywhere in the data's span; often a few minutes from a log, so that the sub-quarter
+    edges (answered from raw logs) hold logs; sometimes on a quarter-hour, as dashboards ask."""
     longest = {"hour": 12 * 86400}.get(granularity or "", T1 - T0)
-    start = rng.randint(T0 - 86400, T1)
-    if rng.random() < 0.3:  # on a quarter-hour, as dashboards ask
+    if rng.random() < 0.6:
+        start = rng.choice(stamps) - rng.randint(0, 600)
+    else:
+        start = rng.randint(T0 - 86400, T1)
+    if rng.random() < 0.2:
         start -= start % 900
     length = rng.choice((rng.randint(0, 3600), rng.randint(0, 3 * 86400), rng.randint(0, longest)))
     end = start + length
-    if rng.random() < 0.3:
+    if rng.random() < 0.6:
+        later = [ts for ts in stamps if start <= ts <= end]
+        if later:
+            end = rng.choice(later) + rng.randint(0, 600)
+    elif rng.random() < 0.3:
         end -= end % 900 + 1
     return start, max(start, end)
 
@@ -252,11 +264,12 @@ def test_selectors_equal_group_by_over_raw_logs(django_assert_max_num_queries):
     logs = list(Log.objects.values(*FIELDS))
     assert len(logs) < len(events)  # some retries were dropped
 
+    stamps = sorted(log["created_at"] for log in logs)
     checked_rows = 0
     for _ in range(160):
         tz = ZoneInfo(rng.choice(ZONES))
         granularity = rng.choice(GRANULARITIES)
-        start, end = _random_range(rng, granularity)
+        start, end = _random_range(rng, granularity, stamps)
         where = _random_filter(rng)
         group_by = tuple(rng.sample(DIMENSIONS, rng.choice((0, 0, 1, 1, 2, 3))))
         with django_assert_max_num_queries(1):
@@ -294,4 +307,4 @@ def test_selectors_equal_group_by_over_raw_logs(django_assert_max_num_queries):
         assert (totals.requests, totals.quota, totals.first_token_count) == tuple(
             sum(value[index] for value in expected.values()) for index in (0, 1, 8)
         ), context
-    assert checked_rows > 500  # the queries were not all empty
+    assert checked_rows > 200  # the queries were not all empty

@@ -87,3 +87,50 @@ FAMILIES = (SITE, CHANNEL, USER)
 def family_for(needed: Iterable[str]) -> Family | None:
     wanted = set(needed)
     return next((family for family in FAMILIES if family.covers(wanted)), None)
+
+
+DAY = 86400
+
+
+def day_floor(ts: int) -> int:
+    return ts - ts % DAY
+
+
+def day_ceil(ts: int) -> int:
+    return -(-ts // DAY) * DAY
+
+
+def quoted(names: Iterable[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def select_from_logs(family: Family, span: int) -> str:
+    """SELECT of `family`'s rows at `span` from the logs with %s <= created_at < %s: the same
+    bucketing as the ingest path (usage.buckets.bucket_of; created_at >= 0)."""
+    dims = quoted(family.dims)
+    return (
+        f"SELECT {span}, created_at - created_at %% {span}, {dims}, COUNT(*), "  # noqa: S608
+        "SUM(quota), SUM(prompt_tokens), SUM(completion_tokens), SUM(cache_read_tokens), "
+        "SUM(cache_creation_tokens), SUM(duration_ms), SUM(COALESCE(first_token_ms, 0)), "
+        "COUNT(first_token_ms) FROM logs WHERE created_at >= %s AND created_at < %s "
+        f"GROUP BY created_at - created_at %% {span}, {dims}"
+    )
+
+
+def select_coarser(family: Family, finer: int, span: int) -> str:
+    """SELECT of `family`'s rows at `span` summed from its own rows at the finer span, with
+    %s <= bucket < %s (both multiples of `span`)."""
+    dims = quoted(family.dims)
+    sums = ", ".join(f"SUM({name})" for name in MEASURES)
+    return (
+        f"SELECT {span}, bucket - bucket %% {span}, {dims}, {sums} "  # noqa: S608
+        f"FROM {family.table} WHERE span = {finer} AND bucket >= %s AND bucket < %s "
+        f"GROUP BY bucket - bucket %% {span}, {dims}"
+    )
+
+
+def in_range(family: Family) -> str:
+    """WHERE clause for every row of `family` with %s <= bucket < %s (uses the span-bucket
+    index of every table)."""
+    spans = ", ".join(str(span) for span in family.spans)
+    return f"span IN ({spans}) AND bucket >= %s AND bucket < %s"

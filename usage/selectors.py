@@ -178,20 +178,94 @@ def _check(group_by: Sequence[str], granularity: str | None, tz: ZoneInfo | None
         raise BucketError("a bucketed query needs a timezone")
 
 
-def _pieces_source(vendor: str, chosen: list[Piece]) -> tuple[str, list[Any]]:
-    """A derived table p(span, lo, hi, label) holding `chosen`."""
-    if vendor == "postgresql":
-        columns = [list(column) for column in zip(*chosen, strict=True)]
-        return (
-            "unnest(%s::integer[], %s::bigint[], %s::bigint[], %s::bigint[]) "
-            "AS p(span, lo, hi, label)",
-            columns,
-        )
+# PostgreSQL: up to this many separate time ranges of one source are OR-ed literally.
+FEW_RANGES = 16
+
+
+def _ranges(chosen: list[Piece]) -> list[tuple[int, int]]:
+    """The pieces' [lo, hi) ranges, touching ones merged (labels do not matter here)."""
+    merged: list[tuple[int, int]] = []
+    for _, lo, hi, _ in chosen:
+        if merged and merged[-1][1] == lo:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _pg_time_filter(column: str, chosen: list[Piece], step: int) -> tuple[str, list[Any]]:
+    """Literal conditions selecting `column` in the pieces (so the planner estimates from the
+    statistics): the overall range, narrowed by a few OR-ed ranges, by width_bucket() membership
+    when the pieces cover most of the range, else by the list of bucket starts (an index scan
+    per bucket)."""
+    ranges = _ranges(chosen)
+    lo, hi = ranges[0][0], ranges[-1][1]
+    sql = f"{column} >= %s AND {column} < %s"
+    params: list[Any] = [lo, hi]
+    if len(ranges) == 1:
+        return sql, params
+    if len(ranges) <= FEW_RANGES or not step:
+        ors = " OR ".join([f"({column} >= %s AND {column} < %s)"] * len(ranges))
+        return f"{sql} AND ({ors})", params + [bound for pair in ranges for bound in pair]
+    covered = sum(high - low for low, high in ranges)
+    if covered * 2 >= hi - lo:
+        bounds = [bound for pair in ranges for bound in pair]
+        return f"{sql} AND width_bucket({column}, %s::bigint[]) %% 2 = 1", [*params, bounds]
+    starts = [ts for low, high in ranges for ts in range(low, high, step)]
+    return f"{sql} AND {column} = ANY(%s::bigint[])", [*params, starts]
+
+
+def _sqlite_pieces(chosen: list[Piece]) -> tuple[str, list[Any]]:
+    """A derived table p(lo, hi, label) of the pieces; CROSS JOIN makes it SQLite's outer loop,
+    each piece an index range scan."""
     return (
-        "(SELECT json_extract(value, '$[0]') AS span, json_extract(value, '$[1]') AS lo, "
-        "json_extract(value, '$[2]') AS hi, json_extract(value, '$[3]') AS label "
-        "FROM json_each(%s)) AS p",
+        "(SELECT json_extract(value, '$[1]') AS lo, json_extract(value, '$[2]') AS hi, "
+        "json_extract(value, '$[3]') AS label FROM json_each(%s)) AS p",
         [orjson.dumps(chosen).decode()],
+    )
+
+
+def _branch(
+    vendor: str,
+    source: str,
+    chosen: list[Piece],
+    labels: list[int],
+    where: UsageFilter,
+    dims: list[str],
+) -> tuple[str, list[Any]]:
+    """The SELECT of one span of the rollup table `source` (or of the logs, span 0) over the
+    pieces `chosen`, each row labelled with its output bucket."""
+    span = chosen[0][0]
+    if span:
+        alias, column, measures = "r", "r.bucket", [f"r.{name}" for name in MEASURES]
+        where_sql, params = f"r.span = {span}", []
+    else:
+        alias, column, measures = "l", "l.created_at", list(RAW_MEASURES)
+        where_sql, params = "TRUE", []
+    conditions, condition_params = where.sql(alias)
+    if vendor == "postgresql":
+        if len(labels) > 1:
+            label = f"(%s::bigint[])[width_bucket({column}, %s::bigint[])]"
+            label_params: list[Any] = [labels, labels]
+        else:
+            label, label_params = str(labels[0]), []
+        time_sql, time_params = _pg_time_filter(column, chosen, span)
+        tables = f"{source} AS {alias}"
+        params = [*label_params, *time_params]
+        where_sql += f" AND {time_sql}"
+    else:
+        label = "p.label"
+        tables, params = _sqlite_pieces(chosen)
+        tables += f" CROSS JOIN {source} AS {alias}"
+        where_sql += f" AND {column} >= p.lo AND {column} < p.hi"
+    select = ", ".join(
+        [f"{label} AS label"]
+        + [f"{alias}.{dim} AS d{i}" for i, dim in enumerate(dims)]
+        + [f"{expression} AS m{i}" for i, expression in enumerate(measures)]
+    )
+    return (
+        f"SELECT {select} FROM {tables} WHERE {where_sql}{conditions}",  # noqa: S608
+        params + condition_params,
     )
 
 
@@ -200,41 +274,23 @@ def _statement(
     table: str | None,
     rolled: list[Piece],
     raw: list[Piece],
+    labels: list[int],
     where: UsageFilter,
     group_by: Sequence[str],
 ) -> tuple[str, list[Any]]:
-    """One SELECT summing the rollup rows of `rolled` and the logs of `raw`, grouped by label and
-    `group_by`. CROSS JOIN keeps the short piece list as the outer loop on SQLite (each piece is
-    an index range scan); PostgreSQL plans it as the same nested loop."""
+    """One SELECT summing, per output bucket and `group_by` values, the rollup rows of `rolled`
+    (one UNION ALL branch per span) and the logs of `raw`."""
     dims = [f'"{name}"' for name in group_by]
+    by_source: dict[int, list[Piece]] = {}
+    for piece in [*rolled, *raw]:
+        by_source.setdefault(piece[0], []).append(piece)
     branches: list[str] = []
     params: list[Any] = []
-    if rolled and table is not None:
-        source, source_params = _pieces_source(vendor, rolled)
-        conditions, condition_params = where.sql("r")
-        select = ", ".join(
-            ["p.label AS label"]
-            + [f"r.{dim} AS d{i}" for i, dim in enumerate(dims)]
-            + [f"r.{name} AS m{i}" for i, name in enumerate(MEASURES)]
-        )
-        branches.append(
-            f"SELECT {select} FROM {source} CROSS JOIN {table} AS r "  # noqa: S608
-            "WHERE r.span = p.span AND r.bucket >= p.lo AND r.bucket < p.hi" + conditions
-        )
-        params += source_params + condition_params
-    if raw:
-        source, source_params = _pieces_source(vendor, raw)
-        conditions, condition_params = where.sql("l")
-        select = ", ".join(
-            ["p.label AS label"]
-            + [f"l.{dim} AS d{i}" for i, dim in enumerate(dims)]
-            + [f"{expression} AS m{i}" for i, expression in enumerate(RAW_MEASURES)]
-        )
-        branches.append(
-            f"SELECT {select} FROM {source} CROSS JOIN {Log._meta.db_table} AS l "  # noqa: S608
-            "WHERE l.created_at >= p.lo AND l.created_at < p.hi" + conditions
-        )
-        params += source_params + condition_params
+    for span, chosen in sorted(by_source.items(), reverse=True):
+        source = str(table) if span else Log._meta.db_table
+        sql, branch_params = _branch(vendor, source, chosen, labels, where, dims)
+        branches.append(sql)
+        params += branch_params
     keys = ", ".join(["label"] + [f"d{i}" for i in range(len(dims))])
     sums = ", ".join(f"CAST(SUM(m{i}) AS BIGINT)" for i in range(len(MEASURES)))
     union = " UNION ALL ".join(branches)
@@ -269,8 +325,9 @@ def usage_rows(
         rolled, raw = pieces(cuts, family.spans)
     alias = router.db_for_read(Log)
     connection = connections[alias]
+    labels = [label for _, _, label in cuts]
     sql, params = _statement(
-        connection.vendor, family.table if family else None, rolled, raw, where, group_by
+        connection.vendor, family.table if family else None, rolled, raw, labels, where, group_by
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -127,7 +127,7 @@ def test_rebuild_since_recomputes_only_from_that_day(history):
     since = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp())
     UsageSite.objects.filter(bucket__lt=since).update(quota=0)  # damage before --since
     UsageUser.objects.filter(bucket__gte=since).update(quota=1)  # damage after it
-    call_command("rebuild_usage", "--since", "2024-06-01", stdout=StringIO())
+    call_command("rebuild_usage", "--since", "2024-06-01", "--chunk-days", "30", stdout=StringIO())
     after = snapshot()
     assert after["usage_user"] == before["usage_user"]
     assert {row for row in after["usage_site"] if row[1] >= since} == {
@@ -144,7 +144,9 @@ def test_rebuild_keeps_the_days_whose_logs_were_purged(history):
     before = snapshot()
     Log.objects.filter(created_at__lt=cut).delete()  # retention, mid-day
     err = StringIO()
-    call_command("rebuild_usage", "--since", "0", stdout=StringIO(), stderr=err)
+    call_command(
+        "rebuild_usage", "--since", "0", "--chunk-days", "7", stdout=StringIO(), stderr=err
+    )
     assert snapshot() == before
     assert "--since moved to 2024-05-18" in err.getvalue()
     call_command("verify_usage", stdout=StringIO())

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from usage.buckets import SPANS
+from usage.buckets import QUARTER, SPANS
 from usage.models import UsageChannel, UsageSite, UsageUser
 
 # The sums every rollup row holds, in this order everywhere (UsageTotals' fields).
@@ -35,6 +35,27 @@ RAW_MEASURES = (
     "l.duration_ms",
     "COALESCE(l.first_token_ms, 0)",
     "CASE WHEN l.first_token_ms IS NULL THEN 0 ELSE 1 END",
+)
+
+# The log columns RAW_MEASURES and any grouping read.
+RAW_COLUMNS = (
+    "created_at",
+    "user_id",
+    "username",
+    "token_id",
+    "token_name",
+    "model_name",
+    "endpoint",
+    "channel_id",
+    '"group"',
+    "type",
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "duration_ms",
+    "first_token_ms",
 )
 
 PG_TYPES = {
@@ -74,12 +95,19 @@ class Family:
         return set(needed) <= set(self.dims)
 
 
+HOUR = 3600
+
 # Smallest first: a read uses the first family that has every dimension it filters or groups by.
-SITE = Family(UsageSite, ("model_name", "type"))
-CHANNEL = Family(UsageChannel, ("channel_id", "group", "model_name", "type"))
+# Only the site table keeps quarter-hours: its rows are few, and site-wide reads in +05:30 or
+# +05:45 zones need them at every bucket edge (a quarter of site-wide raw logs is large). The
+# others read a zone's half-hour edges from the raw logs, through the user / channel index: a few
+# rows per edge, where quarter-hour rows would add nearly one row per log (docs/aggregates.md).
+SITE = Family(UsageSite, ("model_name", "type"), spans=(QUARTER, HOUR, 86400))
+CHANNEL = Family(UsageChannel, ("channel_id", "group", "model_name", "type"), spans=(HOUR, 86400))
 USER = Family(
     UsageUser,
     ("user_id", "username", "token_id", "token_name", "model_name", "endpoint", "type"),
+    spans=(HOUR, 86400),
 )
 FAMILIES = (SITE, CHANNEL, USER)
 

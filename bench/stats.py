@@ -79,9 +79,10 @@ USERS = 5000
 
 def _load_sql(count: int, days: int) -> str:
     """One INSERT ... SELECT generate_series producing `count` logs over `days` days in time
-    order: skewed users (the top one ~6 % of traffic), 1-3 keys each, a favourite model per user
-    among the popular ones plus a long tail over 40 models, 2 channels per model, 3 groups,
-    92 % consume / 6 % error / 2 % refund and topup, endpoints by model."""
+    order: 5000 users with skewed traffic (the top one ~6 %), 1-3 keys each; each user calls a
+    favourite model (70 %, among the 12 popular ones), 4 others (27 %) and any of the 40 (3 %);
+    2 channels per model, 3 groups, 92 % consume / 6 % error / 2 % refund and topup, endpoints
+    by model (20 % of Claude calls through /v1/messages)."""
     models = "ARRAY[" + ", ".join(f"'{name}'" for name in MODELS) + "]"
     span = days * DAY
     return f"""
@@ -105,8 +106,9 @@ def _load_sql(count: int, days: int) -> str:
         SELECT i, user_id,
             {END} - {span} + (i::bigint * {span}) / %(count)s AS created_at,
             user_id * 10 + floor(power(random(), 2) * 3)::int AS token_id,
-            CASE WHEN random() < 0.6 THEN (user_id * 7) %% 12
-                 ELSE floor(40 * power(random(), 2.5))::int END AS model,
+            CASE WHEN rm < 0.7 THEN (user_id * 7) %% 12
+                 WHEN rm < 0.97 THEN (user_id * 7 + 1 + floor(random() * 4)::int * 3) %% 40
+                 ELSE floor(40 * random())::int END AS model,
             CASE WHEN r < 0.92 THEN 2 WHEN r < 0.98 THEN 5 WHEN r < 0.99 THEN 6 ELSE 1 END
                 AS type,
             floor(exp(random() * 8))::bigint AS prompt,
@@ -116,7 +118,8 @@ def _load_sql(count: int, days: int) -> str:
             200 + floor(random() * 20000)::bigint AS duration,
             CASE WHEN random() < 0.6 THEN floor(random() * 3000)::bigint END AS first_token
         FROM (
-            SELECT i, 1 + floor({USERS} * power(random(), 3))::int AS user_id, random() AS r
+            SELECT i, 1 + floor({USERS} * power(random(), 3))::int AS user_id, random() AS r,
+                random() AS rm
             FROM generate_series(%(first)s, %(last)s) AS i
         ) AS base
     ) AS shaped
@@ -378,7 +381,13 @@ def _ingest_events(rng: random.Random, count: int, serial: int) -> list[Any]:
     events = []
     for n in range(count):
         user = 1 + int(USERS * rng.random() ** 3)
-        model = (user * 7) % 12 if rng.random() < 0.6 else int(40 * rng.random() ** 2.5)
+        roll = rng.random()
+        if roll < 0.7:
+            model = (user * 7) % 12
+        elif roll < 0.97:
+            model = (user * 7 + 1 + rng.randint(0, 3) * 3) % 40
+        else:
+            model = rng.randint(0, 39)
         prompt, completion = int(2.718 ** (rng.random() * 8)), int(2.718 ** (rng.random() * 7))
         events.append(
             LogEvent(

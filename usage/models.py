@@ -1,9 +1,10 @@
 """Usage rollups: the logs pre-aggregated per time bucket and dimension set (docs/aggregates.md).
 
-Each table holds three resolutions of the same sums, told apart by `span` (seconds): UTC
-quarter-hours (900), UTC hours (3600) and UTC days (86400); `bucket` is the bucket's start,
-`created_at - created_at % span`. A row counts the logs with bucket <= created_at <
-bucket + span and the row's dimension values. Rows are written only by
+Each table holds the same sums at several resolutions, told apart by `span` (seconds, each span
+dividing the next, all aligned to the Unix epoch: UTC quarter-hours, hours, ..., UTC days; which
+ones per table: usage/rollups.py); `bucket` is the bucket's start, `created_at - created_at %
+span`. A row counts the logs with bucket <= created_at < bucket + span and the row's dimension
+values. Rows are written only by
 `usage.services.usage_rollup_apply` (in the ingest transaction) and by `usage_rebuild`; deleting
 logs never touches them (`purge_usage` applies their own retention)."""
 

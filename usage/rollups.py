@@ -98,11 +98,19 @@ class Family:
 HOUR = 3600
 
 # Smallest first: a read uses the first family that has every dimension it filters or groups by.
-# Only the site table keeps quarter-hours: its rows are few, and site-wide reads in +05:30 or
-# +05:45 zones need them at every bucket edge (a quarter of site-wide raw logs is large). The
-# others read a zone's half-hour edges from the raw logs, through the user / channel index: a few
-# rows per edge, where quarter-hour rows would add nearly one row per log (docs/aggregates.md).
-SITE = Family(UsageSite, ("model_name", "type"), spans=(QUARTER, HOUR, 86400))
+#
+# The site table's rows are few (models x types per bucket), so it keeps a chain of spans: with
+# 3, 6 and 12 hours between the hour and the day, a calendar day of a zone whose midnight is not
+# a UTC midnight takes 4-9 buckets instead of 24-27 (docs/aggregates.md), and quarter-hours
+# serve the bucket edges of +05:30 and +05:45 zones, where site-wide raw logs would be many.
+# The channel and user tables keep hours and UTC days only: there, quarter-hours and the extra
+# spans would add nearly one row per log each, and a zone's half-hour edges are read from the
+# raw logs through the user / channel index (a few rows per edge).
+SITE = Family(
+    UsageSite,
+    ("model_name", "type"),
+    spans=(QUARTER, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR),
+)
 CHANNEL = Family(UsageChannel, ("channel_id", "group", "model_name", "type"), spans=(HOUR, 86400))
 USER = Family(
     UsageUser,

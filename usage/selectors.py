@@ -57,6 +57,7 @@ DIMENSIONS = (
     "type",
     "endpoint",
 )
+TEXT_DIMENSIONS = frozenset({"username", "token_name", "model_name", "group", "endpoint"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +316,16 @@ def _statement(
     keys = ", ".join(["label"] + [f"d{i}" for i in range(len(dims))])
     sums = ", ".join(f"CAST(SUM(m{i}) AS BIGINT)" for i in range(len(MEASURES)))
     union = " UNION ALL ".join(branches)
-    return f"SELECT {keys}, {sums} FROM ({union}) AS u GROUP BY {keys}", params  # noqa: S608
+    # Code-point order for text, whatever the database's collation (SQLite's is binary).
+    collate = ' COLLATE "C"' if vendor == "postgresql" else ""
+    order = ", ".join(
+        ["label"]
+        + [f"d{i}{collate if name in TEXT_DIMENSIONS else ''}" for i, name in enumerate(group_by)]
+    )
+    return (
+        f"SELECT {keys}, {sums} FROM ({union}) AS u GROUP BY {keys} ORDER BY {order}",  # noqa: S608
+        params,
+    )
 
 
 def usage_rows(
@@ -355,7 +365,7 @@ def usage_rows(
         records = cursor.fetchall()
     width = len(group_by)
     bucketed = granularity is not None
-    rows = [
+    return [
         UsageRow(
             bucket=record[0] if bucketed else None,
             dims=dict(zip(group_by, record[1 : 1 + width], strict=True)),
@@ -363,8 +373,6 @@ def usage_rows(
         )
         for record in records
     ]
-    rows.sort(key=lambda row: (row.bucket or 0, *row.dims.values()))
-    return rows
 
 
 def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:

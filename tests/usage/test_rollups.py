@@ -46,10 +46,14 @@ def test_every_table_counts_an_event_once_per_span(db):
     logs_ingest(events=[log_event(created_at=BASE + 4000, request_id="a", quota=30)])
     logs_ingest(events=[log_event(created_at=BASE + 4000, request_id="a", quota=30)])  # retry
     hour_and_day = [(3600, BASE + 3600, 1, 30), (86400, BASE, 1, 30)]
-    # Only the site table keeps quarter-hours.
+    # Only the site table keeps quarter-hours and 3, 6 and 12 hours.
     assert sorted(UsageSite.objects.values_list("span", "bucket", "requests", "quota")) == [
         (900, BASE + 3600, 1, 30),
-        *hour_and_day,
+        (3600, BASE + 3600, 1, 30),
+        (10800, BASE, 1, 30),
+        (21600, BASE, 1, 30),
+        (43200, BASE, 1, 30),
+        (86400, BASE, 1, 30),
     ]
     for model in (UsageChannel, UsageUser):
         rows = sorted(model.objects.values_list("span", "bucket", "requests", "quota"))
@@ -70,8 +74,7 @@ def test_one_batch_sums_its_events_per_key(db):
     assert list(rows) == [
         (900, BASE, 2, 3, 100, 1, 0),
         (900, BASE + 900, 1, 4, 50, 1, 7),
-        (3600, BASE, 3, 7, 150, 2, 7),
-        (86400, BASE, 3, 7, 150, 2, 7),
+        *((span, BASE, 3, 7, 150, 2, 7) for span in (3600, 10800, 21600, 43200, 86400)),
     ]
 
 

@@ -85,6 +85,28 @@ class UsageUser(Rollup):
         return f"{self.span}@{self.bucket} user {self.user_id} {self.model_name}/{self.type}"
 
 
+class UsageUserTotal(Rollup):
+    """Per user and type, UTC days only: site-wide breakdowns by user (top users by quota) and
+    the day part of a user's totals (one row per user and day, where usage_user has one per key,
+    model and endpoint). Hours come from usage_user."""
+
+    # Site-wide reads by user: span = ? AND bucket range, every user.
+    pk = models.CompositePrimaryKey("span", "bucket", "user_id", "type", "username")
+    user_id = models.BigIntegerField()
+    username = models.CharField(max_length=64)
+    type = models.SmallIntegerField()
+
+    class Meta:
+        db_table = "usage_user_total"
+        indexes = [
+            # One user's totals: user_id = ? AND span = ? AND bucket range.
+            models.Index(fields=["user_id", "span", "bucket"], name="usage_user_total_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.span}@{self.bucket} user {self.user_id}/{self.type}"
+
+
 class UsageChannel(Rollup):
     """Per upstream channel, group, model and type: the site dashboard's per-channel and
     per-group breakdowns."""

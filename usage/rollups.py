@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import models
 
 from usage.buckets import QUARTER, SPANS
-from usage.models import UsageChannel, UsageSite, UsageUser
+from usage.models import UsageChannel, UsageSite, UsageUser, UsageUserTotal
 
 # The sums every rollup row holds, in this order everywhere (UsageTotals' fields).
 MEASURES = (
@@ -112,17 +112,27 @@ SITE = Family(
     spans=(QUARTER, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR),
 )
 CHANNEL = Family(UsageChannel, ("channel_id", "group", "model_name", "type"), spans=(HOUR, 86400))
+# One row per user and UTC day (and type): the day part of reads by user that need no key or
+# model, where usage_user holds one row per key, model and endpoint.
+USER_TOTAL = Family(UsageUserTotal, ("user_id", "username", "type"), spans=(24 * HOUR,))
 USER = Family(
     UsageUser,
     ("user_id", "username", "token_id", "token_name", "model_name", "endpoint", "type"),
-    spans=(HOUR, 86400),
+    spans=(HOUR, 24 * HOUR),
 )
-FAMILIES = (SITE, CHANNEL, USER)
+FAMILIES = (SITE, CHANNEL, USER_TOTAL, USER)
 
 
-def family_for(needed: Iterable[str]) -> Family | None:
+def families_for(needed: Iterable[str]) -> dict[int, Family]:
+    """For each span some table covering `needed` keeps, the smallest such table; empty when no
+    table has every dimension (the read then uses the raw logs)."""
     wanted = set(needed)
-    return next((family for family in FAMILIES if family.covers(wanted)), None)
+    chosen: dict[int, Family] = {}
+    for family in FAMILIES:
+        if family.covers(wanted):
+            for span in family.spans:
+                chosen.setdefault(span, family)
+    return dict(sorted(chosen.items()))
 
 
 DAY = 86400

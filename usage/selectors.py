@@ -6,16 +6,18 @@ matching log are returned; callers zero-fill against `usage.buckets.bucket_start
 
 Numbers are exact: each equals a plain GROUP BY over the matching raw logs.
 
-How (docs/aggregates.md): the range is cut at the zone's bucket boundaries, each piece is split
-into the coarsest whole UTC rollup buckets that fit (days, hours, quarter-hours) plus the
-sub-quarter remainders at unaligned ends, and ONE statement sums the rollup rows of those
-buckets and the raw logs of the remainders, grouped by output bucket and dimensions. The rollup
-table is the smallest one holding every dimension the query filters or groups by (usage_site,
-usage_channel, usage_user); a query no table can answer (a user together with a channel or
-group, say) reads the raw logs for the whole range, still in one statement.
+How (docs/aggregates.md): the range is cut at the zone's bucket boundaries; each piece is split
+into the coarsest whole UTC rollup buckets that fit (days, 12/6/3 hours, hours, quarter-hours,
+as far as the tables keep them), and what no rollup bucket covers (a range that starts or ends
+mid-bucket, a +05:30 zone's half-hour edges in a table without quarter-hours) is read from the
+raw logs. ONE statement sums all of it, grouped by output bucket and dimensions. For each span
+the smallest table holding every dimension the query filters or groups by serves it
+(usage_site, usage_channel, usage_user_total, usage_user); a query no table can answer (a user
+together with a channel or a group, say) reads the raw logs for the whole range, still in one
+statement.
 
-After log retention, the rollups still count purged logs; the sub-quarter edges of a range
-(answered from raw logs) then count only the logs that remain.
+After log retention the rollups still count the purged logs, and the raw-log parts of a range
+count only the logs that remain.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from usage.rollups import (
     SITE,
     day_ceil,
     day_floor,
-    family_for,
+    families_for,
     in_range,
     quoted,
     select_from_logs,
@@ -293,7 +295,7 @@ def _branch(
 
 def _statement(
     vendor: str,
-    table: str | None,
+    tables: dict[int, str],
     rolled: list[Piece],
     raw: list[Piece],
     labels: list[int],
@@ -301,7 +303,7 @@ def _statement(
     group_by: Sequence[str],
 ) -> tuple[str, list[Any]]:
     """One SELECT summing, per output bucket and `group_by` values, the rollup rows of `rolled`
-    (one UNION ALL branch per span) and the logs of `raw`."""
+    (one UNION ALL branch per span, from `tables[span]`) and the logs of `raw`."""
     dims = [f'"{name}"' for name in group_by]
     by_source: dict[int, list[Piece]] = {}
     for piece in [*rolled, *raw]:
@@ -309,7 +311,7 @@ def _statement(
     branches: list[str] = []
     params: list[Any] = []
     for span, chosen in sorted(by_source.items(), reverse=True):
-        source = str(table) if span else Log._meta.db_table
+        source = tables[span] if span else Log._meta.db_table
         sql, branch_params = _branch(vendor, source, chosen, labels, where, dims)
         branches.append(sql)
         params += branch_params
@@ -348,18 +350,18 @@ def usage_rows(
     cuts = segments(start, end, tz, granularity)
     if not cuts or where.matches_nothing():
         return []
-    family = family_for({*group_by, *where.dimensions()})
-    if family is None:
-        rolled: list[Piece] = []
-        raw: list[Piece] = [(0, lo, hi, label) for lo, hi, label in cuts]
+    tables = {
+        span: family.table
+        for span, family in families_for({*group_by, *where.dimensions()}).items()
+    }
+    if tables:
+        rolled, raw = pieces(cuts, tuple(tables))
     else:
-        rolled, raw = pieces(cuts, family.spans)
+        rolled, raw = [], [(0, lo, hi, label) for lo, hi, label in cuts]
     alias = router.db_for_read(Log)
     connection = connections[alias]
     labels = [label for _, _, label in cuts]
-    sql, params = _statement(
-        connection.vendor, family.table if family else None, rolled, raw, labels, where, group_by
-    )
+    sql, params = _statement(connection.vendor, tables, rolled, raw, labels, where, group_by)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         records = cursor.fetchall()

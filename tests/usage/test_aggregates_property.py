@@ -25,7 +25,7 @@ from tests.usage.logdata import (
     ingest_in_random_batches,
     random_events,
 )
-from usage.models import UsageChannel, UsageSite, UsageUser
+from usage.models import UsageChannel, UsageSite, UsageUser, UsageUserTotal
 from usage.selectors import DIMENSIONS, UsageFilter, usage_rows, usage_totals
 
 
@@ -156,7 +156,7 @@ def test_selectors_equal_group_by_over_raw_logs(django_assert_max_num_queries):
     events = random_events(rng, 700)
     ingest_in_random_batches(rng, events)
     assert UsageSite.objects.exists() and UsageUser.objects.exists()
-    assert UsageChannel.objects.exists()
+    assert UsageChannel.objects.exists() and UsageUserTotal.objects.exists()
     logs = list(Log.objects.values(*FIELDS))
     assert len(logs) < len(events)  # some retries were dropped
 

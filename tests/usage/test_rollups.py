@@ -17,11 +17,11 @@ from logs.models import Log
 from tests.factories import log_event
 from tests.usage.logdata import T0, T1, ingest_in_random_batches, random_events
 from usage.management.commands.verify_usage import Command as VerifyCommand
-from usage.models import UsageChannel, UsageSite, UsageUser
+from usage.models import UsageChannel, UsageSite, UsageUser, UsageUserTotal
 from usage.selectors import UsageFilter, usage_model_endpoints, usage_rows, usage_totals
 from usage.services import logs_ingest
 
-MODELS = (UsageSite, UsageChannel, UsageUser)
+MODELS = (UsageSite, UsageChannel, UsageUserTotal, UsageUser)
 BASE = int(datetime(2025, 3, 10, tzinfo=UTC).timestamp())  # a Monday, 00:00 UTC
 
 
@@ -58,6 +58,9 @@ def test_every_table_counts_an_event_once_per_span(db):
     for model in (UsageChannel, UsageUser):
         rows = sorted(model.objects.values_list("span", "bucket", "requests", "quota"))
         assert rows == hour_and_day
+    assert list(UsageUserTotal.objects.values_list("span", "bucket", "requests", "quota")) == [
+        (86400, BASE, 1, 30)
+    ]
 
 
 def test_one_batch_sums_its_events_per_key(db):

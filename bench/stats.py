@@ -329,6 +329,16 @@ def _reads(top_user: int, median_user: int) -> list[Read]:
             ),
         ),
         Read(
+            "top user totals by day, 30 d, kol (sub2api trend)",
+            lambda: usage_rows(
+                start=month,
+                end=NOW,
+                where=UsageFilter(user_id=top_user),
+                granularity="day",
+                tz=ZoneInfo("Asia/Kolkata"),
+            ),
+        ),
+        Read(
             "top users by quota, 30 d",
             lambda: usage_rows(start=month, end=NOW, where=site, group_by=("user_id",)),
         ),
@@ -449,10 +459,19 @@ def ingest_measure(*, batches: int, size: int = 1000) -> dict[str, Any]:
 
 
 def stats_bench(
-    *, logs: int, days: int = 365, repeat: int = 20, reload: bool = False, ingest_batches: int = 20
+    *,
+    logs: int,
+    days: int = 365,
+    repeat: int = 20,
+    reload: bool = False,
+    rebuild: bool = False,
+    ingest_batches: int = 20,
 ) -> dict[str, Any]:
     """Run the benchmark against the configured (PostgreSQL) database; returns the figures."""
     from django.db import connection
+
+    from usage.rollups import FAMILIES
+    from usage.services import usage_rebuild
 
     if connection.vendor != "postgresql":
         raise SystemExit("bench.stats needs PostgreSQL (set DATABASE_URL)")
@@ -465,6 +484,14 @@ def stats_bench(
         report["load"] = data_load(count=logs, days=days)
     else:
         print(f"reusing the {present} logs already loaded", flush=True)
+        if rebuild:
+            _, seconds = _timed(
+                "rebuild_usage (all days, 7-day chunks)", lambda: usage_rebuild(chunk_days=7)
+            )
+            report["load"] = {"rebuild_usage_s": seconds}
+            with connection.cursor() as cursor:
+                for family in FAMILIES:
+                    cursor.execute(f"VACUUM ANALYZE {family.table}")
     report["rows"] = row_counts()
     print(json.dumps(report["rows"], indent=1), flush=True)
     print("  median      p95    rows  read (ms)", flush=True)
@@ -503,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--reload", action="store_true", help="reload even if the data fits")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the rollups first")
     parser.add_argument("--ingest-batches", type=int, default=20, help="0 skips the ingest run")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -521,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         days=args.days,
         repeat=args.repeat,
         reload=args.reload,
+        rebuild=args.rebuild,
         ingest_batches=args.ingest_batches,
     )
     if args.json:

@@ -22,8 +22,9 @@ from usage.buckets import BucketError
 
 
 def validation_message(detail: Any, name: str = "") -> str:
-    """A DRF validation error as one line a person can act on: `field: problem`, with the field
-    name left out when the message already names it, and nested fields as `field.0`."""
+    """A DRF validation error as one line a person can act on: `field: problem` (nested fields
+    as `field.0`), without the prefix when the message already starts by naming the field
+    (`invalid start_timestamp: ...`, new-api's wording)."""
     if isinstance(detail, dict):
         return "; ".join(
             validation_message(value, _join(name, str(key))) for key, value in detail.items()
@@ -35,7 +36,12 @@ def validation_message(detail: Any, name: str = "") -> str:
             parts.append(validation_message(item, key))
         return "; ".join(parts)
     message = str(detail)
-    if not name or name == "non_field_errors" or name.split(".")[0] in message:
+    field_name = name.split(".")[0]
+    if (
+        not name
+        or name == "non_field_errors"
+        or message.startswith((field_name, f"invalid {field_name}"))
+    ):
         return message
     return f"{name}: {message}"
 

@@ -26,21 +26,18 @@ def _meta(code: int, message: str) -> dict[str, object]:
     return {"code": code, "message": message, "request_id": str(uuid.uuid4())}
 
 
+META = inline_serializer(
+    "R9sMeta",
+    {
+        "code": serializers.IntegerField(help_text="The HTTP status."),
+        "message": serializers.CharField(),
+        "request_id": serializers.UUIDField(),
+    },
+)
+
+
 def _envelope(name: str, data: Any) -> Any:
-    return inline_serializer(
-        name,
-        {
-            "meta": inline_serializer(
-                "R9sMeta",
-                {
-                    "code": serializers.IntegerField(help_text="The HTTP status."),
-                    "message": serializers.CharField(),
-                    "request_id": serializers.UUIDField(),
-                },
-            ),
-            "data": data,
-        },
-    )
+    return inline_serializer(name, {"meta": META, "data": data})
 
 
 ERROR = _envelope("R9sError", serializers.JSONField(allow_null=True, help_text="Always null."))

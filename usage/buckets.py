@@ -155,19 +155,23 @@ def instant_parse(text: str) -> date | datetime:
     return value
 
 
-def instant_seconds(value: date | datetime, tz: ZoneInfo, *, end: bool) -> int:
-    """Unix seconds of a parsed instant, as an inclusive bound of a range in whole seconds.
-
-    A date alone is its whole local day in `tz`: its midnight as a start, its last second as an
-    end. A naive date-time is wall time in `tz`. Fractional seconds round inwards (up for a
-    start, down for an end), so a log stamped with whole seconds is inside the bound exactly
-    when its instant is."""
+def instant_timestamp(value: date | datetime, tz: ZoneInfo, *, end: bool) -> float:
+    """Unix time of a parsed instant as a bound of a range. A date alone is its whole local day
+    in `tz`: its midnight as a start, its last second as an end. A naive date-time is wall time
+    in `tz`. Fractions of a second are kept (see `instant_seconds`)."""
     if not isinstance(value, datetime):
         first, last = day_span(value, value, tz)
-        return last if end else first
+        return float(last if end else first)
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    seconds = value.timestamp()
+    return value.timestamp()
+
+
+def instant_seconds(value: date | datetime, tz: ZoneInfo, *, end: bool) -> int:
+    """`instant_timestamp` in whole seconds for an inclusive bound: fractions round inwards (up
+    for a start, down for an end), so a log stamped with whole seconds is inside the bound
+    exactly when its instant is."""
+    seconds = instant_timestamp(value, tz, end=end)
     return math.floor(seconds) if end else math.ceil(seconds)
 
 

@@ -11,6 +11,7 @@ which is much faster for thousands of rows); tests check the two agree.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from usage.buckets import (
     date_parse,
     day_span,
     instant_parse,
-    instant_seconds,
+    instant_timestamp,
     local_date,
     local_midnight,
     months_before,
@@ -367,16 +368,17 @@ class AceDataAggregateQuery(serializers.Serializer[Any]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         tz = attrs["timezone"]
-        to = attrs.get("created_at_to")
-        end = instant_seconds(to, tz, end=True) if to is not None else request_now(self)
-        frm = attrs.get("created_at_from")
-        start = (
-            instant_seconds(frm, tz, end=False)
-            if frm is not None
-            else max(0, end - ACEDATA_DEFAULT_SPAN)
+        to, frm = attrs.get("created_at_to"), attrs.get("created_at_from")
+        end: float = request_now(self) if to is None else instant_timestamp(to, tz, end=True)
+        start: float = (
+            max(0, math.floor(end) - ACEDATA_DEFAULT_SPAN)
+            if frm is None
+            else instant_timestamp(frm, tz, end=False)
         )
-        attrs["start"], attrs["end"] = start, end
-        _ordered(attrs, "created_at_from", "created_at_to")
+        if start > end:
+            raise serializers.ValidationError("created_at_from is after created_at_to")
+        # Whole seconds inside the bounds; a range within one second holds none (start > end).
+        attrs["start"], attrs["end"] = math.ceil(start), math.floor(end)
         models = tuple(dict.fromkeys(name for name in attrs.get("api_id", ()) if name))
         attrs["model_names"] = models or None
         return attrs

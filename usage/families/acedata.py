@@ -62,13 +62,17 @@ class AceDataAggregateView(AceDataView):
             model_names=query["model_names"],
         )
         start, end, tz = query["start"], query["end"], query["timezone"]
-        rows = usage_rows(
-            start=start,
-            end=end,
-            where=where,
-            group_by=("model_name",),
-            granularity="day",
-            tz=tz,
+        rows = (
+            usage_rows(
+                start=start,
+                end=end,
+                where=where,
+                group_by=("model_name",),
+                granularity="day",
+                tz=tz,
+            )
+            if start <= end  # else a range inside one second, which holds no log
+            else []
         )
         paths = usage_top_endpoints(start=start, end=end, where=where) if rows else {}
         unit = settings.QUOTA_PER_UNIT

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from accounts.models import Role, Scope, Status
+from accounts.models import AccessToken, Role, Scope, Status, User
 from tests.conftest import ApiClient
 from tests.factories import AccessTokenFactory, UserFactory
 
@@ -17,15 +17,15 @@ from tests.factories import AccessTokenFactory, UserFactory
 @pytest.fixture
 def banned_api(db: None) -> ApiClient:
     """A disabled user (id 1002) whose read token is still valid."""
-    user = UserFactory(id=1002, username="banned", role=Role.COMMON, status=Status.DISABLED)
-    return ApiClient(user, AccessTokenFactory(user=user, scope=Scope.READ))
+    user = cast(User, UserFactory(id=1002, username="banned", status=Status.DISABLED))
+    return ApiClient(user, cast(AccessToken, AccessTokenFactory(user=user, scope=Scope.READ)))
 
 
 @pytest.fixture
 def ingest_only_api(db: None) -> ApiClient:
     """A common user (id 1003) whose only credential is an ingest token."""
-    user = UserFactory(id=1003, username="writer", role=Role.COMMON)
-    return ApiClient(user, AccessTokenFactory(user=user, scope=Scope.INGEST))
+    user = cast(User, UserFactory(id=1003, username="writer", role=Role.COMMON))
+    return ApiClient(user, cast(AccessToken, AccessTokenFactory(user=user, scope=Scope.INGEST)))
 
 
 def at(text: str) -> int:

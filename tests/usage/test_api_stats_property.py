@@ -80,7 +80,7 @@ def floor(ts: int, tz: ZoneInfo, granularity: str) -> int:
 
 
 def sums(logs: list[dict[str, Any]]) -> dict[str, int]:
-    total = defaultdict(int)
+    total: defaultdict[str, int] = defaultdict(int)
     for log in logs:
         total["requests"] += 1
         for name in (

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -64,6 +66,13 @@ def error_report(exc: Exception) -> ErrorReport | None:
         return ErrorReport(status.HTTP_404_NOT_FOUND, str(exc) or "not found")
     if isinstance(exc, DjangoPermissionDenied):
         return ErrorReport(status.HTTP_403_FORBIDDEN, str(exc) or "permission denied")
+    if isinstance(exc, TooManyFieldsSent):
+        return ErrorReport(
+            status.HTTP_400_BAD_REQUEST,
+            f"too many parameters (at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})",
+        )
+    if isinstance(exc, SuspiciousOperation):
+        return ErrorReport(status.HTTP_400_BAD_REQUEST, "bad request")
     if isinstance(exc, BucketError):
         return ErrorReport(status.HTTP_400_BAD_REQUEST, str(exc))
     if isinstance(exc, exceptions.ValidationError):

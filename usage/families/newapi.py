@@ -11,15 +11,16 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+from django.core.exceptions import SuspiciousOperation
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, User
-from logs.newapi import NewApiError, NewApiView, ok
+from logs.newapi import NewApiError, NewApiView, fail, new_api_exception_handler, ok
 from usage.buckets import BucketError
-from usage.families.edge import validation_message
+from usage.families.edge import error_report, validation_message
 from usage.selectors import UsageFilter, UsageRow, usage_rows
 from usage.serializers import DataQuery, DataRowOut, DataSelfQuery
 
@@ -99,7 +100,22 @@ def _row(row: UsageRow, user_id: int, username: str) -> dict[str, object]:
     }
 
 
-class DataSelfView(NewApiView):
+def _exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """new-api's handler, plus what Django raises while reading the query string (more than
+    DATA_UPLOAD_MAX_NUMBER_FIELDS parameters), which it would answer with an HTML page."""
+    if isinstance(exc, SuspiciousOperation):
+        report = error_report(exc)
+        if report is not None:
+            return fail(report.message)
+    return new_api_exception_handler(exc, context)
+
+
+class DataBaseView(NewApiView):
+    def get_exception_handler(self) -> Any:
+        return _exception_handler
+
+
+class DataSelfView(DataBaseView):
     """`GET /api/data/self`: the caller's usage per (model, bucket)."""
 
     @extend_schema(
@@ -122,7 +138,7 @@ class DataSelfView(NewApiView):
         return ok([_row(row, user.pk, user.username) for row in rows])
 
 
-class DataView(NewApiView):
+class DataView(DataBaseView):
     """`GET /api/data/`: site-wide usage per (model, bucket), or one user's with `username`."""
 
     min_role = Role.ADMIN

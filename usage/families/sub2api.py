@@ -209,7 +209,8 @@ class UsageDetailView(Sub2ApiView):
     )
     def get(self, request: Request, usage_id: str) -> Response:
         query = self.validated(ZoneQuery, request.query_params)
-        if not usage_id.isdigit() or int(usage_id) > MAX_INT64:
+        # ASCII only: str.isdigit() and int() also take fullwidth and other scripts' digits.
+        if not (usage_id.isascii() and usage_id.isdigit()) or int(usage_id) > MAX_INT64:
             raise serializers.ValidationError(f"invalid usage log id {usage_id[:32]!r}")
         log = usage_log_get(log_id=int(usage_id), where=UsageFilter(user_id=_caller(request).pk))
         if log is None:

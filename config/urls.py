@@ -6,10 +6,51 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import healthz
 from usage.api import LogCollectionView
+from usage.families import acedata, newapi, r9s, sub2api
 
 urlpatterns = [
     # new-api family (API.md sections 2-4)
     path("api/log/", LogCollectionView.as_view(), name="log-collection"),
+    # --- statistics APIs (API.md sections 4-7; views in usage/families/) ---
+    # new-api data statistics (section 4)
+    path("api/data/", newapi.DataView.as_view(), name="data-all"),
+    path("api/data/self", newapi.DataSelfView.as_view(), name="data-self"),
+    # sub2api (section 5); the fixed paths come before usage/<id>
+    path("api/v1/usage", sub2api.UsageListView.as_view(), name="sub2api-usage-list"),
+    path("api/v1/usage/stats", sub2api.UsageStatsView.as_view(), name="sub2api-usage-stats"),
+    path(
+        "api/v1/usage/dashboard/stats",
+        sub2api.DashboardStatsView.as_view(),
+        name="sub2api-dashboard-stats",
+    ),
+    path(
+        "api/v1/usage/dashboard/trend",
+        sub2api.DashboardTrendView.as_view(),
+        name="sub2api-dashboard-trend",
+    ),
+    path(
+        "api/v1/usage/dashboard/models",
+        sub2api.DashboardModelsView.as_view(),
+        name="sub2api-dashboard-models",
+    ),
+    path(
+        "api/v1/usage/dashboard/api-keys-usage",
+        sub2api.DashboardApiKeysUsageView.as_view(),
+        name="sub2api-dashboard-api-keys-usage",
+    ),
+    # AceData (section 6)
+    path(
+        "api/v1/usage/apis/aggregate/",
+        acedata.AceDataAggregateView.as_view(),
+        name="acedata-usage-aggregate",
+    ),
+    # `<str:>` so that a non-numeric id gets sub2api's 400, not Django's HTML 404.
+    path(
+        "api/v1/usage/<str:usage_id>", sub2api.UsageDetailView.as_view(), name="sub2api-usage-get"
+    ),
+    # r9s.ai (section 7)
+    path("api/v1/portal/management/usage", r9s.R9sUsageView.as_view(), name="r9s-usage"),
+    # --- end of statistics APIs ---
     # operability
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -12,12 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, Scope
 from accounts.permissions import GatewayPermission
+
+# The body of every refusal and business error, for the OpenAPI schema.
+NEW_API_ERROR = inline_serializer(
+    "NewApiError", {"success": serializers.BooleanField(), "message": serializers.CharField()}
+)
 
 
 def ok(data: Any = None) -> Response:

@@ -64,3 +64,11 @@ class GatewayPermission(BasePermission):
         if user.role < getattr(view, "min_role", Role.COMMON):
             raise exceptions.PermissionDenied(MSG_INSUFFICIENT)
         return True
+
+
+def gateway_user(request: Request) -> User:
+    """The authenticated user of a view guarded by GatewayPermission, typed as our User."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated(MSG_NOT_LOGGED_IN)
+    return user

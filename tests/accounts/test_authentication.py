@@ -188,6 +188,25 @@ def test_common_user_is_refused_on_an_admin_route(user_api):
     assert response.json() == refusal("Unauthorized: insufficient privileges")
 
 
+def test_common_user_is_refused_on_an_admin_route_before_the_method_is_looked_at(user_api):
+    response = user_api.delete(LOGS)
+
+    assert response.status_code == 403
+    assert response.json() == refusal("Unauthorized: insufficient privileges")
+
+
+def test_bad_token_is_refused_even_with_a_valid_session(user):
+    client = Client()
+    client.force_login(user)
+
+    response = client.get(
+        SELF, headers={"Authorization": "Bearer tl_wrong", "New-Api-User": "1000"}
+    )
+
+    assert response.status_code == 401
+    assert response.json() == refusal("Unauthorized: invalid access token")
+
+
 def test_common_users_session_is_refused_on_an_admin_route(user):
     client = Client()
     client.force_login(user)

@@ -87,10 +87,10 @@ static: deps assets ## Collect the static files for whitenoise
 run: demo static ## Set everything up and serve http://127.0.0.1:8000/ with demo data
 	@echo
 	@echo "  Tokenledger: http://$(HOST):$(PORT)/"
-	@$(PY) manage.py ensure_demo_login | sed 's/^/  /'
+	@$(PY) manage.py ensure_demo_login 2>&1 | sed 's/^/  /'
 	@echo "  API docs:    http://$(HOST):$(PORT)/api/docs/"
 	@echo
-	exec $(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \
+	@exec $(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \
 		--workers $(WORKERS) --threads $(THREADS) --graceful-timeout 5
 
 dev: demo ## Like run, but Django's auto-reloading runserver with DEBUG=1

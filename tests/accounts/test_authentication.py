@@ -15,7 +15,7 @@ from django.test import Client
 
 from accounts.models import AccessToken, Status
 from accounts.services import access_token_create, access_token_revoke
-from tests.factories import AccessTokenFactory, UserFactory
+from tests.factories import UserFactory
 
 SELF = "/api/user/self"
 LOGS = "/api/log/"
@@ -33,7 +33,7 @@ def user(db):
 
 @pytest.fixture
 def secret(user) -> str:
-    return AccessTokenFactory.create(user=user).secret
+    return access_token_create(user=user)[1]
 
 
 def get(path: str, **headers: str):

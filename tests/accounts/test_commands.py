@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,7 +13,7 @@ from accounts.models import AccessToken, Role, Status, User
 from tests.factories import UserFactory
 
 
-def run(*args: str, **options: object) -> tuple[str, str]:
+def run(*args: str, **options: Any) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
     call_command(*args, stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()

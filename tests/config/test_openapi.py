@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.admindocs.views import simplify_regex
@@ -23,7 +24,7 @@ def schema(db) -> dict:
     return response.json()
 
 
-def api_routes() -> Iterator[tuple[str, type]]:
+def api_routes() -> Iterator[tuple[str, Any]]:
     """(OpenAPI path, view class) of every URL pattern under /api/ in config/urls.py."""
 
     def walk(patterns: list, prefix: str) -> Iterator[tuple[str, object]]:

@@ -273,6 +273,16 @@ def test_session_cannot_write_logs(db):
     )
 
 
+def test_session_needs_the_csrf_token_for_unsafe_methods(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.delete(LOGS, headers={"New-Api-User": "1000"})
+
+    assert response.status_code == 403
+    assert response.json() == refusal("CSRF Failed: CSRF cookie not set.")
+
+
 def test_disabled_owner_of_an_ingest_token_cannot_write(ingest_api):
     ingest_api.user.status = Status.DISABLED
     ingest_api.user.save()

@@ -42,27 +42,33 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def database_from_url(url: str) -> dict[str, object]:
-    """Turn `postgres://user:pass@host:port/name?opt=v` or `sqlite:///path` into a DATABASES entry."""
+    """A DATABASES entry for `postgres://user:pass@host:port/name?option=value` or for
+    `sqlite:///relative/path`, `sqlite:////absolute/path`, `sqlite://:memory:`.
+
+    User, password and host are percent-decoded (a socket directory is written `%2Fvar%2Frun`);
+    query options go to the driver (`?sslmode=require`)."""
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
-        config: dict[str, object] = {
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"DATABASE_URL has an invalid port: {exc}") from None
+        return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "tokenledger",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
+            "HOST": unquote(parts.hostname or ""),
+            "PORT": str(port or ""),
             "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
-        return config
     if parts.scheme == "sqlite":
-        # sqlite:///relative/path, sqlite:////absolute/path, sqlite://:memory:
-        path = url[len("sqlite://") :]
-        if path.startswith("/"):
-            path = path[1:] if not path.startswith("//") else path[1:]
+        path = parts.netloc + parts.path
+        if not parts.netloc:
+            path = path[1:]  # the third slash separates the (empty) host from the path
         return sqlite_database(path or str(VAR_DIR / "tokenledger.sqlite3"))
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
 
@@ -173,6 +179,7 @@ READ_STATEMENT_TIMEOUT_MS = env_int("READ_STATEMENT_TIMEOUT_MS", 15000) or 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.GatewayUserBackend"]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -260,7 +267,9 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) or 0
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # On by default as in cookiecutter-django (check --deploy asks for it); the header only
+    # permits a submission to the browsers' preload list, it does not submit anything.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

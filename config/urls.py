@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts.api import UserSelfView
 from accounts.views import healthz
 from usage.api import LogCollectionView
 from usage.families import acedata, newapi, r9s, sub2api
@@ -51,6 +52,7 @@ urlpatterns = [
     # r9s.ai (section 7)
     path("api/v1/portal/management/usage", r9s.R9sUsageView.as_view(), name="r9s-usage"),
     # --- end of statistics APIs ---
+    path("api/user/self", UserSelfView.as_view(), name="user-self"),
     # operability
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -58,3 +60,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
 ]
+
+# Django's own errors (no route, an unhandled exception) answer API paths in JSON.
+handler400 = "accounts.errors.bad_request"
+handler403 = "accounts.errors.permission_denied"
+handler404 = "accounts.errors.page_not_found"
+handler500 = "accounts.errors.server_error"

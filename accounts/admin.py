@@ -24,13 +24,13 @@ admin.site.site_url = "/"
 
 
 class UserCreationForm(AdminUserCreationForm):
-    class Meta(AdminUserCreationForm.Meta):
+    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username",)
 
 
 class UserEditForm(UserChangeForm):
-    class Meta(UserChangeForm.Meta):
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username", "password", "display_name", "role", "status", "group")
 
@@ -86,9 +86,10 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Disable selected users (their tokens and sessions stop working)")
     def disable_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        if queryset.filter(pk=request.user.pk).exists():
+        me = request.user.pk or 0
+        if queryset.filter(pk=me).exists():
             self.message_user(request, "You cannot disable yourself.", messages.ERROR)
-            queryset = queryset.exclude(pk=request.user.pk)
+            queryset = queryset.exclude(pk=me)
         count = queryset.exclude(status=Status.DISABLED).update(status=Status.DISABLED)
         self.message_user(request, f"Disabled {count} user(s).", messages.SUCCESS)
 
@@ -119,7 +120,15 @@ class AccessTokenAdmin(admin.ModelAdmin):
     """Tokens are created through accounts.services (the secret is shown once, on the page
     answering the add form, and never stored); key_hash is never displayed."""
 
-    list_display = ("name", "user", "scope", "prefix_display", "created_at", "last_used_at", "state")
+    list_display = (
+        "name",
+        "user",
+        "scope",
+        "prefix_display",
+        "created_at",
+        "last_used_at",
+        "state",
+    )
     list_filter = ("scope", RevokedFilter)
     search_fields = ("name", "^prefix", "user__username")
     list_select_related = ("user",)
@@ -137,10 +146,12 @@ class AccessTokenAdmin(admin.ModelAdmin):
             return format_html('<strong style="color:#15803d">{}</strong>', "active")
         return format_html('<span style="color:#b91c1c">revoked {}</span>', obj.revoked_at.date())
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = AccessTokenAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:

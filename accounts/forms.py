@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -59,7 +59,8 @@ class AccessTokenCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         # An ingest token writes logs for any user id, so only operators may hold one.
         if not user.is_admin:
-            self.fields["scope"].choices = [(Scope.READ.value, Scope.READ.label)]
+            scope = cast(forms.ChoiceField, self.fields["scope"])
+            scope.choices = [(Scope.READ.value, Scope.READ.label)]
             self.fields["scope"].help_text = (
                 "read: your usage and logs through the API. Ingest tokens (for gateways) "
                 "are created by administrators."

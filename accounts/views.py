@@ -36,7 +36,8 @@ class LoginView(auth_views.LoginView):
 
 
 def _account_context(request: HttpRequest, form: AccessTokenCreateForm) -> dict[str, object]:
-    tokens = AccessToken.objects.filter(user=request.user).order_by(
+    user: User = request.user  # type: ignore[assignment]
+    tokens = AccessToken.objects.filter(user=user).order_by(
         F("revoked_at").asc(nulls_first=True), "-created_at", "-id"
     )
     return {"form": form, "tokens": tokens}

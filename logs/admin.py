@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from accounts.models import Channel
-from logs.models import Log, LogType
+from logs.models import Log
 from logs.services import logs_delete_before
 
 # The admin list shows "10000+" past this many matches instead of counting a large table.
@@ -32,7 +32,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: COUNT_CAP + 1].count()  # type: ignore[union-attr]
+        return self.object_list[: COUNT_CAP + 1].count()  # type: ignore[attr-defined]
 
 
 def _local_midnight_days_ago(days: int) -> int:
@@ -109,7 +109,12 @@ class ChannelFilter(admin.SimpleListFilter):
     parameter_name = "channel"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(c.id), str(c)) for c in Channel.objects.order_by("id")[:200]]
+        choices = [(str(c.id), str(c)) for c in Channel.objects.order_by("id")[:200]]
+        # Channels that logs name without a channel name have no row: keep the filter usable.
+        value = self.value()
+        if value and value.isdigit() and value not in {key for key, _ in choices}:
+            choices.append((value, f"#{value}"))
+        return choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
@@ -118,7 +123,7 @@ class ChannelFilter(admin.SimpleListFilter):
 
 class LogChangeList(ChangeList):
     # Only the primary-key ordering the indexes serve (created_at DESC, id DESC).
-    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[str]:
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
         return ["-created_at", "-id"]
 
 
@@ -195,7 +200,7 @@ class LogAdmin(admin.ModelAdmin):
     @admin.display(description="channel")
     def channel(self, obj: Log) -> str:
         if not obj.channel_id:
-            return "–"
+            return "\N{EN DASH}"
         return f"#{obj.channel_id} {obj.channel_name}".strip()
 
     @admin.display(description="duration")
@@ -262,5 +267,8 @@ class LogAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/logs/log/delete_before.html", context)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        extra_context = {**(extra_context or {}), "can_delete_before": self.can_delete_before(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_delete_before": self.can_delete_before(request),
+        }
         return super().changelist_view(request, extra_context)

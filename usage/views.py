@@ -3,14 +3,27 @@ usage statistics; they call the same selectors as the API."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required, user_passes_test
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 
-def _is_admin(user: object) -> bool:
-    return bool(getattr(user, "is_admin", False))
+def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged-in admins and roots; a logged-in common user gets 403 (not a login loop)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not getattr(request.user, "is_admin", False):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 @login_required
@@ -25,15 +38,13 @@ def my_logs(request: HttpRequest) -> HttpResponse:
     return render(request, "usage/pending.html", {"title": "My logs"})
 
 
-@login_required
-@user_passes_test(_is_admin)
+@admin_required
 @require_GET
 def site_dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "usage/pending.html", {"title": "Site"})
 
 
-@login_required
-@user_passes_test(_is_admin)
+@admin_required
 @require_GET
 def site_logs(request: HttpRequest) -> HttpResponse:
     return render(request, "usage/pending.html", {"title": "Site logs"})

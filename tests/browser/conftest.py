@@ -54,7 +54,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     """A page in a fresh context (no cookies), viewport 1280 px, zone America/St_Johns (-03:30
-    with DST, to catch code that assumes UTC or whole-hour offsets), failing the test on any JavaScript error."""
+    with DST, to catch code that assumes UTC or whole-hour offsets), failing the test on any
+    JavaScript error."""
     context = browser.new_context(
         viewport={"width": 1280, "height": 800},
         timezone_id=BROWSER_ZONE,
@@ -101,8 +102,6 @@ def shoot(page: Any) -> Callable[[str], list[Path]]:
         for label, (width, height) in WIDTHS.items():
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(150)  # charts resize on the next animation frame
-            if os.environ.get("TL_DEBUG_OVERFLOW"):
-                print(name, label, page.evaluate(Path("/tmp/i5_overflow.js").read_text()))
             target = SCREENSHOTS / f"{name}-{label}.png"
             page.screenshot(path=str(target), full_page=True)
             paths.append(target)

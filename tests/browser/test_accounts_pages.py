@@ -8,14 +8,14 @@ import pytest
 
 from accounts.models import AccessToken, Role, Status
 from tests.browser.conftest import BROWSER_ZONE, PASSWORD
-from tests.factories import UserFactory
+from tests.typed_factories import user_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def alice():
-    return UserFactory(id=1000, username="alice", password=PASSWORD, group="vip")
+    return user_make(id=1000, username="alice", password=PASSWORD, group="vip")
 
 
 def test_login_page_logs_in_and_out(page, alice, shoot, assert_accessible):
@@ -98,7 +98,7 @@ def test_account_page_creates_a_token_shown_once_and_revokes_it(
 
 
 def test_narrow_screen_hides_navigation_behind_the_menu_button(page, login):
-    admin = UserFactory(id=1, username="admin", password=PASSWORD, role=Role.ADMIN)
+    admin = user_make(id=1, username="admin", password=PASSWORD, role=Role.ADMIN)
     login(admin)
     page.set_viewport_size({"width": 390, "height": 844})
     nav_link = page.get_by_role("link", name="Site logs")

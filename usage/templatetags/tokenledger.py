@@ -14,13 +14,14 @@ from django.utils.html import format_html
 
 register = template.Library()
 
+NO_VALUE = "\N{EN DASH}"
 _UNITS = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K"))
 
 
 def compact(value: int | float | Decimal | None) -> str:
     """1234 -> "1.2 K", 3_400_000 -> "3.4 M"; below 1000 the plain integer with separators."""
     if value is None:
-        return "–"
+        return NO_VALUE
     number = Decimal(value)
     sign = "-" if number < 0 else ""
     number = abs(number)
@@ -40,7 +41,7 @@ def compact(value: int | float | Decimal | None) -> str:
 def money(value: Decimal | float | int | None) -> str:
     """Currency with 2 to 4 decimals: $1,234.50, $0.0123, <$0.0001 for tiny non-zero amounts."""
     if value is None:
-        return "–"
+        return NO_VALUE
     amount = Decimal(value)
     sign = "-" if amount < 0 else ""
     amount = abs(amount)

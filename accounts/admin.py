@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -21,6 +22,8 @@ admin.site.site_header = "Tokenledger administration"
 admin.site.site_title = "Tokenledger admin"
 admin.site.index_title = "Operators"
 admin.site.site_url = "/"
+# Django's permission groups mean nothing here: access follows the gateway's role.
+admin.site.unregister(Group)
 
 
 class UserCreationForm(AdminUserCreationForm):

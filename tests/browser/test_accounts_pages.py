@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import AccessToken, Role, Status
 from tests.browser.conftest import BROWSER_ZONE, PASSWORD
@@ -21,7 +22,7 @@ def alice():
 def test_login_page_logs_in_and_out(page, alice, shoot, assert_accessible):
     page.goto("/")
     page.wait_for_url(re.compile(r"/login/\?next=/$"))
-    assert page.get_by_role("heading", name="Log in").is_visible()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     shoot("login")
     assert_accessible()
 
@@ -61,7 +62,7 @@ def test_account_page_creates_a_token_shown_once_and_revokes_it(
     login(alice)
     page.get_by_role("link", name="Account").first.click()
     page.wait_for_url(re.compile(r"/account/$"))
-    assert page.get_by_text("No access tokens yet").is_visible()
+    expect(page.get_by_text("No access tokens yet")).to_be_visible()
     shoot("account-empty")
     assert_accessible()
 
@@ -86,7 +87,7 @@ def test_account_page_creates_a_token_shown_once_and_revokes_it(
     shoot("account-tokens")
 
     row.get_by_role("link", name="Revoke grafana").click()
-    assert page.get_by_role("heading", name="Revoke “grafana”?").is_visible()
+    expect(page.get_by_role("heading", name="Revoke “grafana”?")).to_be_visible()
     shoot("token-revoke")
     assert_accessible()
     page.get_by_role("button", name="Revoke token").click()
@@ -102,7 +103,7 @@ def test_narrow_screen_hides_navigation_behind_the_menu_button(page, login):
     login(admin)
     page.set_viewport_size({"width": 390, "height": 844})
     nav_link = page.get_by_role("link", name="Site logs")
-    assert not nav_link.is_visible()
+    expect(nav_link).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
-    assert nav_link.is_visible()
-    assert page.get_by_role("link", name="Admin").is_visible()
+    expect(nav_link).to_be_visible()
+    expect(page.get_by_role("link", name="Admin")).to_be_visible()

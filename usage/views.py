@@ -3,7 +3,9 @@ usage statistics; they call the same selectors as the API."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -11,6 +13,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+
+from usage.dashboard import dashboard_build
+from usage.forms import GRANULARITIES, PRESETS, DashboardForm
+from usage.middleware import viewer_zone
+from usage.selectors import UsageFilter
 
 
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -26,10 +33,36 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
+def _choice(
+    form: DashboardForm, name: str, choices: tuple[tuple[str, str], ...], default: str
+) -> str:
+    value = form[name].value()
+    return value if value in {key for key, _ in choices} else default
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "usage/pending.html", {"title": "My usage"})
+    """My usage: the viewer's consume logs, bucketed in the viewer's zone."""
+    now = int(time.time())
+    form = DashboardForm(request.GET or None, now=now, tz=viewer_zone(request))
+    window = form.window()
+    data = dashboard_build(window=window, where=UsageFilter(user_id=request.user.pk), now=now)
+    return render(
+        request,
+        "usage/dashboard.html",
+        {
+            "form": form,
+            "presets": PRESETS,
+            "granularities": GRANULARITIES,
+            # What the viewer chose stays selected, even when invalid (its errors show).
+            "selected_range": _choice(form, "range", PRESETS, window.preset),
+            "selected_granularity": _choice(form, "granularity", GRANULARITIES, "auto"),
+            "data": data,
+            "window_start": datetime.fromtimestamp(window.start, window.tz),
+            "window_end": datetime.fromtimestamp(window.end, window.tz),
+        },
+    )
 
 
 @login_required

@@ -104,6 +104,16 @@
     }
   }
 
+  // Any IANA name or alias the browser knows (Intl's list holds only canonical names).
+  function isZone(name) {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: name });
+      return /^[A-Za-z0-9_+\-\/]+$/.test(name);
+    } catch (e) {
+      return false;
+    }
+  }
+
   function setupZoneForm() {
     var form = document.getElementById("tz-form");
     if (!form) return;
@@ -123,8 +133,7 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var value = input.value.trim();
-      var known = zoneNames();
-      if (value && known.length && known.indexOf(value) === -1 && value !== "UTC") {
+      if (value && !isZone(value)) {
         error.textContent = "Unknown timezone. Pick a name from the list, e.g. Europe/Berlin.";
         input.setAttribute("aria-invalid", "true");
         input.focus();

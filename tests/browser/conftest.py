@@ -99,16 +99,22 @@ def login(page: Any) -> Callable[[Any], Any]:
 def shoot(page: Any) -> Callable[[str], list[Path]]:
     """Save full-page screenshots of the current page at both widths; returns the paths."""
 
-    def _shoot(name: str) -> list[Path]:
+    def _shoot(name: str, dark: bool = False) -> list[Path]:
+        """With dark=True, also a desktop shot in the dark colour scheme."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         original = page.viewport_size
         paths = []
-        for label, (width, height) in WIDTHS.items():
+        shots = list(WIDTHS.items())
+        if dark:
+            shots.append(("desktop-dark", WIDTHS["desktop"]))
+        for label, (width, height) in shots:
+            page.emulate_media(color_scheme="dark" if label.endswith("dark") else "light")
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(150)  # charts resize on the next animation frame
             target = SCREENSHOTS / f"{name}-{label}.png"
             page.screenshot(path=str(target), full_page=True)
             paths.append(target)
+        page.emulate_media(color_scheme="light")
         page.set_viewport_size(original)
         return paths
 

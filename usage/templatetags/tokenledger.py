@@ -74,6 +74,16 @@ def money_filter(value: Decimal | float | int | None) -> str:
     return money(value)
 
 
+@register.filter(name="ms")
+def ms_filter(value: float | int | None) -> str:
+    """Milliseconds: "850 ms", "1,250 ms", "12.3 s" from 10 s on."""
+    if value is None:
+        return NO_VALUE
+    if value >= 10_000:
+        return f"{value / 1000:.1f} s"
+    return f"{round(value):,} ms"
+
+
 @register.filter(name="quota_money")
 def quota_money_filter(quota: int | None) -> str:
     return money(quota_to_money(quota))

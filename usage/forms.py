@@ -93,7 +93,7 @@ class DashboardForm(forms.Form):
         self.tz = tz
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         preset = data.get("range") or DEFAULT_PRESET
         data["range"] = preset
         if preset == "custom":

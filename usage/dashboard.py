@@ -7,12 +7,15 @@ classes all derive from it), one grouped by API key, one for the live last-60-se
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 
+from accounts.models import Channel
+
+from logs.models import LogType
 from usage.forms import Window
 from usage.selectors import UsageFilter, UsageTotals, usage_rows, usage_totals
 
@@ -168,3 +171,99 @@ def _chart_data(window: Window, rows: list, per_model: dict[str, UsageTotals]) -
         "share": share,
         "quota_per_unit": settings.QUOTA_PER_UNIT,
     }
+
+
+@dataclass(slots=True)
+class Breakdown:
+    """One row of a per-user, per-channel or per-group table."""
+
+    key: object
+    label: str
+    totals: UsageTotals
+
+    @property
+    def quota_money(self) -> Decimal:
+        return Decimal(self.totals.quota) / Decimal(settings.QUOTA_PER_UNIT)
+
+
+@dataclass(slots=True)
+class ErrorRate:
+    model: str
+    requests: int  # consume logs
+    errors: int  # error logs (type 5)
+
+    @property
+    def rate(self) -> float:
+        total = self.requests + self.errors
+        return self.errors / total if total else 0.0
+
+
+@dataclass(slots=True)
+class SiteDashboard:
+    base: Dashboard
+    users: list[Breakdown]
+    channels: list[Breakdown]
+    groups: list[Breakdown]
+    errors: list[ErrorRate]
+
+
+TOP_USERS = 10
+
+
+def _ranked(rows: dict[object, Breakdown]) -> list[Breakdown]:
+    return sorted(rows.values(), key=lambda b: (-b.totals.quota, -b.totals.requests, b.label))
+
+
+def site_dashboard_build(*, window: Window, where: UsageFilter, now: int) -> SiteDashboard:
+    """The dashboard of every user (or of `where.username`), plus top users by quota, the
+    per-channel and per-group breakdowns and the error rate of each model (error logs over
+    consume + error logs)."""
+    base = dashboard_build(window=window, where=where, now=now)
+    span = {"start": window.start, "end": window.end}
+
+    users: dict[object, Breakdown] = {}
+    for row in usage_rows(**span, where=where, group_by=("user_id", "username")):
+        user_id = row.dims["user_id"]
+        entry = users.setdefault(
+            user_id, Breakdown(user_id, str(row.dims["username"]), UsageTotals())
+        )
+        entry.totals.add(row.totals)  # a renamed user has one row per name in the logs
+
+    channels: dict[object, Breakdown] = {}
+    groups: dict[object, Breakdown] = {}
+    for row in usage_rows(**span, where=where, group_by=("channel_id", "group")):
+        channel_id, group = row.dims["channel_id"], str(row.dims["group"])
+        channels.setdefault(channel_id, Breakdown(channel_id, "", UsageTotals())).totals.add(
+            row.totals
+        )
+        groups.setdefault(group, Breakdown(group, group or "(none)", UsageTotals())).totals.add(
+            row.totals
+        )
+    names = dict(Channel.objects.filter(id__in=list(channels)).values_list("id", "name"))
+    for channel_id, entry in channels.items():
+        name = names.get(channel_id, "")
+        entry.label = f"#{channel_id} {name}".strip() if channel_id else "(no channel)"
+
+    by_model: dict[str, ErrorRate] = {}
+    errors_where = replace(where, types=(LogType.CONSUME, LogType.ERROR))
+    for row in usage_rows(**span, where=errors_where, group_by=("model_name", "type")):
+        model = str(row.dims["model_name"])
+        entry = by_model.setdefault(model, ErrorRate(model or "(no model)", 0, 0))
+        if row.dims["type"] == LogType.ERROR:
+            entry.errors += row.totals.requests
+        else:
+            entry.requests += row.totals.requests
+    errors = sorted(by_model.values(), key=lambda e: (-e.rate, -e.errors, e.model))
+
+    top_users = _ranked(users)[:TOP_USERS]
+    base.charts["users"] = {
+        "labels": [u.label for u in top_users],
+        "quota": [u.totals.quota for u in top_users],
+    }
+    return SiteDashboard(
+        base=base,
+        users=top_users,
+        channels=_ranked(channels),
+        groups=_ranked(groups),
+        errors=errors,
+    )

@@ -136,3 +136,13 @@ class DashboardForm(forms.Form):
                 )
             granularity = auto_granularity(start, end)
         return Window(start, end, granularity, self.tz, preset)
+
+
+class SiteDashboardForm(DashboardForm):
+    username = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Username",
+        help_text="Exact; empty for every user.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )

@@ -14,8 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from usage.dashboard import dashboard_build
-from usage.forms import GRANULARITIES, PRESETS, DashboardForm
+from usage.dashboard import dashboard_build, site_dashboard_build
+from usage.forms import GRANULARITIES, PRESETS, DashboardForm, SiteDashboardForm, Window
 from usage.middleware import viewer_zone
 from usage.selectors import UsageFilter
 
@@ -40,6 +40,19 @@ def _choice(
     return value if value in {key for key, _ in choices} else default
 
 
+def _page_context(form: DashboardForm, window: Window) -> dict[str, object]:
+    return {
+        "form": form,
+        "presets": PRESETS,
+        "granularities": GRANULARITIES,
+        # What the viewer chose stays selected, even when invalid (its errors show).
+        "selected_range": _choice(form, "range", PRESETS, window.preset),
+        "selected_granularity": _choice(form, "granularity", GRANULARITIES, "auto"),
+        "window_start": datetime.fromtimestamp(window.start, window.tz),
+        "window_end": datetime.fromtimestamp(window.end, window.tz),
+    }
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -48,21 +61,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = DashboardForm(request.GET or None, now=now, tz=viewer_zone(request))
     window = form.window()
     data = dashboard_build(window=window, where=UsageFilter(user_id=request.user.pk), now=now)
-    return render(
-        request,
-        "usage/dashboard.html",
-        {
-            "form": form,
-            "presets": PRESETS,
-            "granularities": GRANULARITIES,
-            # What the viewer chose stays selected, even when invalid (its errors show).
-            "selected_range": _choice(form, "range", PRESETS, window.preset),
-            "selected_granularity": _choice(form, "granularity", GRANULARITIES, "auto"),
-            "data": data,
-            "window_start": datetime.fromtimestamp(window.start, window.tz),
-            "window_end": datetime.fromtimestamp(window.end, window.tz),
-        },
-    )
+    return render(request, "usage/dashboard.html", {**_page_context(form, window), "data": data})
 
 
 @login_required
@@ -74,7 +73,27 @@ def my_logs(request: HttpRequest) -> HttpResponse:
 @admin_required
 @require_GET
 def site_dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "usage/pending.html", {"title": "Site"})
+    """Site: every user's consume logs (or one user's), with the admin breakdowns."""
+    now = int(time.time())
+    form = SiteDashboardForm(request.GET or None, now=now, tz=viewer_zone(request))
+    window = form.window()
+    username = (form.cleaned_data.get("username") or "").strip() if form.is_bound else ""
+    where = UsageFilter(username=username or None)
+    site = site_dashboard_build(window=window, where=where, now=now)
+    return render(
+        request,
+        "usage/site_dashboard.html",
+        {
+            **_page_context(form, window),
+            "data": site.base,
+            "site": site,
+            "username": username,
+            "breakdowns": [
+                ("By channel", site.channels, "channels"),
+                ("By group", site.groups, "groups"),
+            ],
+        },
+    )
 
 
 @admin_required

@@ -172,6 +172,28 @@
         },
       });
     }
+    var usersCanvas = document.getElementById("chart-users");
+    if (usersCanvas && data.users) {
+      new Chart(usersCanvas, {
+        type: "bar",
+        data: {
+          labels: data.users.labels,
+          datasets: [{ label: "Quota", data: data.users.quota.map(function (q) { return q / unit; }),
+            backgroundColor: PALETTE[0], borderRadius: 2, maxBarThickness: 18 }],
+        },
+        options: {
+          indexAxis: "y",
+          scales: {
+            x: { beginAtZero: true, ticks: { callback: function (v) { return fmt.money(v); } } },
+            y: { grid: { display: false } },
+          },
+          plugins: {
+            legend: { display: false },
+            tooltip: { callbacks: { label: function (ctx) { return fmt.money(ctx.parsed.x); } } },
+          },
+        },
+      });
+    }
     document.body.setAttribute("data-charts-ready", "true");
   }
 

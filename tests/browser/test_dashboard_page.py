@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import Role
 from tests.browser.conftest import BROWSER_ZONE, PASSWORD
 from tests.factories import log_event
 from tests.typed_factories import user_make
@@ -144,3 +145,24 @@ def test_timezone_override_is_remembered(page, login, alice):
     expect(page.locator("#tz-error")).to_contain_text("Unknown timezone")
     page.get_by_role("button", name="Follow browser").click()
     expect(page.locator(".tz-name")).to_have_text(BROWSER_ZONE)
+
+
+def test_site_dashboard_for_admins(page, login, week_of_usage, shoot, assert_accessible):
+    admin = user_make(id=1, username="admin", role=Role.ADMIN, password=PASSWORD)
+    login(admin)
+    page.get_by_role("link", name="Site", exact=True).click()
+    page.wait_for_url(re.compile(r"/site/$"))
+    expect(page.locator("body[data-charts-ready]")).to_have_count(1)
+    assert page.evaluate("() => Chart.getChart('chart-users').data.labels") == ["bob", "alice"]
+    start, end = preset_range("7d", int(time.time()), ZoneInfo(BROWSER_ZONE))
+    totals = usage_totals(start=start, end=end, where=UsageFilter())
+    assert _card(page, "requests") == compact(totals.requests)
+    shoot("site", dark=True)
+    assert_accessible()
+
+    page.get_by_label("Username").fill("alice")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"username=alice"))
+    alice_totals = usage_totals(start=start, end=end, where=UsageFilter(username="alice"))
+    assert _card(page, "requests") == compact(alice_totals.requests)
+    assert page.locator("#top-users tbody tr").count() == 1

@@ -84,6 +84,14 @@ def ms_filter(value: float | int | None) -> str:
     return f"{round(value):,} ms"
 
 
+@register.filter(name="percent")
+def percent_filter(value: float | None) -> str:
+    """A ratio as a percentage with one decimal: 0.0525 -> "5.3 %"."""
+    if value is None:
+        return NO_VALUE
+    return f"{Decimal(value * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)} %"
+
+
 @register.filter(name="quota_money")
 def quota_money_filter(quota: int | None) -> str:
     return money(quota_to_money(quota))

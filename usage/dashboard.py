@@ -7,17 +7,18 @@ classes all derive from it), one grouped by API key, one for the live last-60-se
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 
 from accounts.models import Channel
-
 from logs.models import LogType
 from usage.forms import Window
-from usage.selectors import UsageFilter, UsageTotals, usage_rows, usage_totals
+from usage.selectors import UsageFilter, UsageRow, UsageTotals, usage_rows, usage_totals
 
 TOP_MODELS = 8  # series per chart; the rest are summed into "Other"
 TOP_KEYS = 10
@@ -125,7 +126,9 @@ def dashboard_build(*, window: Window, where: UsageFilter, now: int) -> Dashboar
     return dashboard
 
 
-def _chart_data(window: Window, rows: list, per_model: dict[str, UsageTotals]) -> dict[str, object]:
+def _chart_data(
+    window: Window, rows: list[UsageRow], per_model: dict[str, UsageTotals]
+) -> dict[str, object]:
     buckets = window.buckets
     index = {start: i for i, start in enumerate(buckets)}
     ranked = sorted(per_model, key=lambda m: (-per_model[m].quota, -per_model[m].requests, m))
@@ -210,7 +213,7 @@ class SiteDashboard:
 TOP_USERS = 10
 
 
-def _ranked(rows: dict[object, Breakdown]) -> list[Breakdown]:
+def _ranked(rows: Mapping[Any, Breakdown]) -> list[Breakdown]:
     return sorted(rows.values(), key=lambda b: (-b.totals.quota, -b.totals.requests, b.label))
 
 
@@ -219,20 +222,20 @@ def site_dashboard_build(*, window: Window, where: UsageFilter, now: int) -> Sit
     per-channel and per-group breakdowns and the error rate of each model (error logs over
     consume + error logs)."""
     base = dashboard_build(window=window, where=where, now=now)
-    span = {"start": window.start, "end": window.end}
+    start, end = window.start, window.end
 
     users: dict[object, Breakdown] = {}
-    for row in usage_rows(**span, where=where, group_by=("user_id", "username")):
+    for row in usage_rows(start=start, end=end, where=where, group_by=("user_id", "username")):
         user_id = row.dims["user_id"]
         entry = users.setdefault(
             user_id, Breakdown(user_id, str(row.dims["username"]), UsageTotals())
         )
         entry.totals.add(row.totals)  # a renamed user has one row per name in the logs
 
-    channels: dict[object, Breakdown] = {}
-    groups: dict[object, Breakdown] = {}
-    for row in usage_rows(**span, where=where, group_by=("channel_id", "group")):
-        channel_id, group = row.dims["channel_id"], str(row.dims["group"])
+    channels: dict[int, Breakdown] = {}
+    groups: dict[str, Breakdown] = {}
+    for row in usage_rows(start=start, end=end, where=where, group_by=("channel_id", "group")):
+        channel_id, group = int(str(row.dims["channel_id"])), str(row.dims["group"])
         channels.setdefault(channel_id, Breakdown(channel_id, "", UsageTotals())).totals.add(
             row.totals
         )
@@ -240,19 +243,21 @@ def site_dashboard_build(*, window: Window, where: UsageFilter, now: int) -> Sit
             row.totals
         )
     names = dict(Channel.objects.filter(id__in=list(channels)).values_list("id", "name"))
-    for channel_id, entry in channels.items():
+    for channel_id, channel in channels.items():
         name = names.get(channel_id, "")
-        entry.label = f"#{channel_id} {name}".strip() if channel_id else "(no channel)"
+        channel.label = f"#{channel_id} {name}".strip() if channel_id else "(no channel)"
 
     by_model: dict[str, ErrorRate] = {}
     errors_where = replace(where, types=(LogType.CONSUME, LogType.ERROR))
-    for row in usage_rows(**span, where=errors_where, group_by=("model_name", "type")):
+    for row in usage_rows(
+        start=start, end=end, where=errors_where, group_by=("model_name", "type")
+    ):
         model = str(row.dims["model_name"])
-        entry = by_model.setdefault(model, ErrorRate(model or "(no model)", 0, 0))
+        rate = by_model.setdefault(model, ErrorRate(model or "(no model)", 0, 0))
         if row.dims["type"] == LogType.ERROR:
-            entry.errors += row.totals.requests
+            rate.errors += row.totals.requests
         else:
-            entry.requests += row.totals.requests
+            rate.requests += row.totals.requests
     errors = sorted(by_model.values(), key=lambda e: (-e.rate, -e.errors, e.model))
 
     top_users = _ranked(users)[:TOP_USERS]

@@ -146,7 +146,7 @@ def _chart_data(
         "cache_creation": [0] * width,
     }
     for row in rows:
-        position = index.get(row.bucket)
+        position = index.get(row.bucket) if row.bucket is not None else None
         if position is None:  # cannot happen: rows are bucketed like the window
             continue
         model = str(row.dims["model_name"])

@@ -74,6 +74,7 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
         ),
     )
     page.set_default_timeout(10_000)
+    page.js_errors = errors  # a test expecting an error removes it from here
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"

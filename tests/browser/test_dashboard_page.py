@@ -6,9 +6,11 @@ from __future__ import annotations
 import random
 import re
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from accounts.models import Role
@@ -166,3 +168,41 @@ def test_site_dashboard_for_admins(page, login, week_of_usage, shoot, assert_acc
     alice_totals = usage_totals(start=start, end=end, where=UsageFilter(username="alice"))
     assert _card(page, "requests") == compact(alice_totals.requests)
     assert page.locator("#top-users tbody tr").count() == 1
+
+
+def test_chart_js_falls_back_to_the_cdn_copy_with_its_sri_hash(page, login, alice, week_of_usage):
+    """The local copy fails to load: the page loads the pinned CDN URL, whose bytes must match
+    the SRI hash (served here from node_modules, as the machine has no internet)."""
+    spec = settings.VENDOR_SCRIPTS["chart.js"]
+    body = (Path(settings.BASE_DIR) / "node_modules/chart.js/dist/chart.umd.js").read_bytes()
+    page.route("**/static/vendor/chart.js/*", lambda route: route.fulfill(status=404))
+    page.route(
+        spec["cdn"],
+        lambda route: route.fulfill(
+            body=body,
+            content_type="text/javascript",
+            headers={"Access-Control-Allow-Origin": "*"},
+        ),
+    )
+    login(alice)
+    expect(page.locator("body[data-charts-ready]")).to_have_count(1)
+    assert page.evaluate("() => Chart.version") == spec["version"]
+    page.js_errors[:] = [e for e in page.js_errors if "404" not in e]
+
+
+def test_a_tampered_cdn_copy_is_refused(page, login, alice, week_of_usage):
+    spec = settings.VENDOR_SCRIPTS["chart.js"]
+    page.route("**/static/vendor/chart.js/*", lambda route: route.fulfill(status=404))
+    page.route(
+        spec["cdn"],
+        lambda route: route.fulfill(
+            body=b"window.Chart = function () {};",
+            content_type="text/javascript",
+            headers={"Access-Control-Allow-Origin": "*"},
+        ),
+    )
+    login(alice)
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => typeof window.Chart") == "undefined"
+    assert any("integrity" in e for e in page.js_errors), page.js_errors
+    page.js_errors.clear()

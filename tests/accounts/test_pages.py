@@ -160,3 +160,12 @@ def test_navigation_shows_admin_links_to_admins_only(alice_client):
     admin.force_login(user_make(id=1, username="admin", role=Role.ADMIN))
     page = admin.get("/account/").content.decode()
     assert 'href="/site/"' in page and 'href="/site/logs/"' in page and 'href="/admin/"' in page
+
+
+def test_refusals_and_missing_pages_use_the_layout(alice_client):
+    forbidden = alice_client.get("/site/")
+    assert forbidden.status_code == 403 and "This page is for administrators." in (
+        forbidden.content.decode()
+    )
+    missing = alice_client.get("/no-such-page/")
+    assert missing.status_code == 404 and "Page not found" in missing.content.decode()

@@ -139,6 +139,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "usage.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -156,6 +157,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "usage.context_processors.layout",
             ],
         },
     },
@@ -198,7 +200,28 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[object] = [BASE_DIR / "static"]
+# Front-end packages come from the npm registry (package.json pins them, `npm ci` installs them
+# under node_modules/, never committed). Chart.js is served from there at a stable path; when it
+# is not installed the templates fall back to the CDN copy (VENDOR_SCRIPTS).
+NODE_MODULES_DIR = BASE_DIR / "node_modules"
+if (NODE_MODULES_DIR / "chart.js" / "dist").is_dir():
+    STATICFILES_DIRS.append(("vendor/chart.js", NODE_MODULES_DIR / "chart.js" / "dist"))
+VENDOR_SCRIPTS = {
+    # The version must equal package-lock.json's and the hash that of its dist/chart.umd.js
+    # (tests/test_assets.py checks both).
+    "chart.js": {
+        "version": "4.6.1",
+        "path": "vendor/chart.js/chart.umd.js",
+        "cdn": "https://cdn.jsdelivr.net/npm/chart.js@4.6.1/dist/chart.umd.js",
+        "integrity": "sha384-lm7tNiW/3uF4tLujoEeoR94zIODe3hCWqRtW0UgxpQE3QslzOhlD22UqQk1tSBhB",
+    },
+}
+# Outside production WhiteNoise serves straight from the finders, so `runserver` and gunicorn
+# work without collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

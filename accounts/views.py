@@ -6,7 +6,6 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.decorators import login_required
 from accounts.forms import AccessTokenCreateForm, LoginForm
 from accounts.models import AccessToken, User
 from accounts.services import access_token_create, access_token_revoke

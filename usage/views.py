@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import login_required
 from usage.dashboard import dashboard_build, site_dashboard_build
 from usage.forms import GRANULARITIES, PRESETS, DashboardForm, SiteDashboardForm, Window
 from usage.middleware import viewer_zone

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -123,7 +124,7 @@ def _load_sql(count: int, days: int) -> str:
             FROM generate_series(%(first)s, %(last)s) AS i
         ) AS base
     ) AS shaped
-    """
+    """  # noqa: S608 (constants only)
 
 
 def _timed(label: str, function: Callable[[], Any]) -> tuple[Any, float]:
@@ -197,7 +198,9 @@ def row_counts() -> dict[str, Any]:
                 cursor.execute("SELECT count(*) FROM logs")
                 counts["logs"] = {"rows": cursor.fetchone()[0], "mb": size // 2**20}  # type: ignore[index]
                 continue
-            cursor.execute(f"SELECT span, count(*) FROM {table} GROUP BY span ORDER BY span")
+            cursor.execute(
+                f"SELECT span, count(*) FROM {table} GROUP BY span ORDER BY span"  # noqa: S608
+            )
             spans = {str(span): rows for span, rows in cursor.fetchall()}
             counts[table] = {"rows": sum(spans.values()), "by_span": spans, "mb": size // 2**20}
     return counts
@@ -212,8 +215,8 @@ class Read:
 def _reads(top_user: int, median_user: int) -> list[Read]:
     from usage.selectors import (
         UsageFilter,
-        usage_model_endpoints,
         usage_rows,
+        usage_top_endpoints,
         usage_totals,
     )
 
@@ -230,13 +233,14 @@ def _reads(top_user: int, median_user: int) -> list[Read]:
                 reads.append(
                     Read(
                         f"site per model by {granularity}, {days} d, {short}",
-                        lambda s=start, g=granularity, z=tz: usage_rows(
-                            start=s,
+                        partial(
+                            usage_rows,
+                            start=start,
                             end=NOW,
                             where=site,
                             group_by=("model_name",),
-                            granularity=g,
-                            tz=z,
+                            granularity=granularity,
+                            tz=tz,
                         ),
                     )
                 )
@@ -244,26 +248,28 @@ def _reads(top_user: int, median_user: int) -> list[Read]:
                 reads.append(
                     Read(
                         f"{label} per model by day, {days} d, {short}",
-                        lambda s=start, u=user, z=tz: usage_rows(
-                            start=s,
+                        partial(
+                            usage_rows,
+                            start=start,
                             end=NOW,
-                            where=UsageFilter(user_id=u),
+                            where=UsageFilter(user_id=user),
                             group_by=("model_name",),
                             granularity="day",
-                            tz=z,
+                            tz=tz,
                         ),
                     )
                 )
         reads.append(
             Read(
                 f"top user per model by hour, 30 d, {short}",
-                lambda z=tz: usage_rows(
+                partial(
+                    usage_rows,
                     start=NOW - 30 * DAY + 1,
                     end=NOW,
                     where=UsageFilter(user_id=top_user),
                     group_by=("model_name",),
                     granularity="hour",
-                    tz=z,
+                    tz=tz,
                 ),
             )
         )
@@ -298,9 +304,7 @@ def _reads(top_user: int, median_user: int) -> list[Read]:
         ),
         Read(
             "top user endpoint per model, 30 d (AceData api_map)",
-            lambda: usage_model_endpoints(
-                start=month, end=NOW, where=UsageFilter(user_id=top_user)
-            ),
+            lambda: usage_top_endpoints(start=month, end=NOW, where=UsageFilter(user_id=top_user)),
         ),
         Read(
             "username filter per model by hour, 30 d (/api/data/?username=)",
@@ -406,7 +410,7 @@ def _ingest_events(rng: random.Random, count: int, serial: int) -> list[Any]:
                 username=f"user{user}",
                 request_id=f"bench-ingest-{serial}-{n}",
                 token_id=user * 10 + int(rng.random() ** 2 * 3),
-                token_name="key",
+                token_name=f"key-{user % 10}",
                 model_name=MODELS[model],
                 quota=(prompt + completion * 3) * 2,
                 prompt_tokens=prompt,
@@ -509,7 +513,7 @@ def _database_create(url: str) -> None:
     from config.settings import database_from_url
 
     config = database_from_url(url)
-    params = {
+    params: dict[str, Any] = {
         "dbname": "postgres",
         "host": config["HOST"] or None,
         "port": config["PORT"] or None,

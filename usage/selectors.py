@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django.db import connections, models, router
-from django.db.models import Q
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce
 
 from logs.models import Log, LogType
 from usage.buckets import BucketError, Piece, pieces, segments
@@ -257,7 +258,7 @@ def _branch(
     span_sql = f"r.span = {span}" if span else "1 = 1"
     conditions, condition_params = where.sql(alias)
     if vendor != "postgresql":
-        label, label_params = "p.label", []
+        label, label_params = "p.label", list[Any]()
         from_sql, from_params = _sqlite_pieces(chosen)
         from_sql += f" CROSS JOIN {source} AS {alias}"
         where_sql = f"{span_sql} AND {column} >= p.lo AND {column} < p.hi{conditions}"
@@ -347,8 +348,19 @@ def usage_rows(
     bucketed query without a zone, or more than MAX_BUCKETS buckets."""
     _check(group_by, granularity, tz)
     group_by = list(dict.fromkeys(group_by))
-    cuts = segments(start, end, tz, granularity)
-    if not cuts or where.matches_nothing():
+    if where.matches_nothing():
+        return []
+    alias = router.db_for_read(Log)
+    try:
+        cuts = segments(start, end, tz, granularity)
+    except BucketError:
+        # A long range in fine buckets ("all of time, by day"): only the buckets that can hold
+        # data matter, so narrow the range to the data first (two index lookups).
+        first, last = _data_span(alias)
+        if first is None or last is None:
+            return []
+        cuts = segments(max(start, first), min(end, last), tz, granularity, limit=SPAN_LIMIT)
+    if not cuts:
         return []
     tables = {
         span: family.table
@@ -358,7 +370,6 @@ def usage_rows(
         rolled, raw = pieces(cuts, tuple(tables))
     else:
         rolled, raw = [], [(0, lo, hi, label) for lo, hi, label in cuts]
-    alias = router.db_for_read(Log)
     connection = connections[alias]
     labels = [label for _, _, label in cuts]
     sql, params = _statement(connection.vendor, tables, rolled, raw, labels, where, group_by)
@@ -377,6 +388,27 @@ def usage_rows(
     ]
 
 
+# How many output buckets a read may have once its range is narrowed to the data (MAX_BUCKETS
+# applies before): a year of hours fits, a lifetime of hours does not.
+SPAN_LIMIT = 100_000
+
+
+def _data_span(alias: str) -> tuple[int | None, int | None]:
+    """The first and last instant any log or rollup row covers (None, None when there is no
+    data); every table's rows start and end with the site table's or the logs'."""
+    logs = Log.objects.using(alias).aggregate(first=Min("created_at"), last=Max("created_at"))
+    site = (
+        SITE.model._default_manager.using(alias)
+        .filter(span=SITE.spans[0])
+        .aggregate(first=Min("bucket"), last=Max("bucket"))
+    )
+    firsts = [value for value in (logs["first"], site["first"]) if value is not None]
+    lasts = [logs["last"]] if logs["last"] is not None else []
+    if site["last"] is not None:
+        lasts.append(site["last"] + SITE.spans[0] - 1)
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
 def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
     """Totals of the logs with start <= created_at <= end matching `where`. For rpm/tpm, a
     window shorter than a quarter-hour reads only raw logs, through the logs' indexes."""
@@ -384,18 +416,109 @@ def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
     return rows[0].totals if rows else UsageTotals()
 
 
-def usage_model_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[str, str]:
-    """For each model with matching logs in the range, its most used non-empty `endpoint` (by
-    request count; a tie goes to the endpoint that sorts first), or "" when none of its logs
-    names one. AceData's `api_map.path`. Read from usage_user when `where` allows."""
+# --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------
+# They read the raw logs through the Log queryset. Their results are bounded (one aggregate row,
+# one row per (model, endpoint), one page of logs), and each is served by a logs index.
+
+
+def usage_recent_totals(*, where: UsageFilter, since: int) -> UsageTotals:
+    """Totals of the logs matching `where` with created_at >= `since`, with no upper bound (a
+    gateway may stamp a log a little ahead of our clock). For "requests/tokens per minute over
+    the last N minutes" (sub2api's dashboard rpm/tpm: N = 5). Only `requests`, the four token
+    classes, `quota` and `duration_ms` are filled."""
+    record = Log.objects.filter(where.q(), created_at__gte=since).aggregate(
+        requests=Count("id"),
+        quota=Coalesce(Sum("quota"), 0),
+        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
+        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
+        cache_read_tokens=Coalesce(Sum("cache_read_tokens"), 0),
+        cache_creation_tokens=Coalesce(Sum("cache_creation_tokens"), 0),
+        duration_ms=Coalesce(Sum("duration_ms"), 0),
+    )
+    return UsageTotals(**{name: int(value) for name, value in record.items()})
+
+
+def usage_top_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[str, str]:
+    """For each model of the logs with start <= created_at <= end matching `where`, the request
+    path (`endpoint`) it was called through most often; ties go to the alphabetically first
+    path. Logs without an endpoint are ignored, so a model none of whose logs names one is
+    absent from the result (AceData's `api_map[...].path`; callers show ""). One `usage_rows`
+    query grouped by model and endpoint: read from usage_user, which keeps the endpoint, when
+    `where` is a user's."""
     best: dict[str, tuple[int, str]] = {}
-    for row in usage_rows(start=start, end=end, where=where, group_by=("model_name", "endpoint")):
+    rows = usage_rows(start=start, end=end, where=where, group_by=("model_name", "endpoint"))
+    for row in rows:  # sorted by model, then endpoint: on a tie the first one stays
         model, endpoint = str(row.dims["model_name"]), str(row.dims["endpoint"])
-        held = best.setdefault(model, (0, ""))
-        # Rows come sorted by endpoint: on a tie the first one stays.
-        if endpoint and row.totals.requests > held[0]:
-            best[model] = (row.totals.requests, endpoint)
+        uses = row.totals.requests
+        if endpoint and uses > best.get(model, (0, ""))[0]:
+            best[model] = (uses, endpoint)
     return {model: endpoint for model, (_, endpoint) in best.items()}
+
+
+# What the per-request usage views show of a log (sub2api's UsageLog); `content` and `other`
+# can be large and are not part of it.
+USAGE_LOG_FIELDS = (
+    "id",
+    "created_at",
+    "type",
+    "user_id",
+    "token_id",
+    "token_name",
+    "model_name",
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "duration_ms",
+    "first_token_ms",
+    "is_stream",
+    "group",
+    "request_id",
+)
+
+
+@dataclass(slots=True)
+class LogPage:
+    items: list[Log]
+    total: int  # exact when not total_is_capped, else the cap
+    total_is_capped: bool
+
+
+def usage_log_page(
+    *,
+    where: UsageFilter,
+    start: int | None,
+    end: int | None,
+    is_stream: bool | None = None,
+    offset: int,
+    limit: int,
+    count_cap: int,
+) -> LogPage:
+    """One page of the logs matching `where` with start <= created_at <= end (None: unbounded)
+    and, when `is_stream` is given, that stream flag; newest first (created_at desc, id desc).
+
+    `total` counts at most `count_cap` logs (a COUNT over a LIMITed subquery), so a page costs
+    the same on a user with ten million logs as on one with ten thousand; past the cap,
+    `total_is_capped` is set. When the page itself shows where the matches end, no count query
+    is made. Only USAGE_LOG_FIELDS are loaded."""
+    qs = Log.objects.filter(where.q()).between(start, end)
+    if is_stream is not None:
+        qs = qs.filter(is_stream=is_stream)
+    items = list(qs.newest_first().only(*USAGE_LOG_FIELDS)[offset : offset + limit])
+    if 0 < len(items) < limit or (offset == 0 and not items):
+        return LogPage(items=items, total=offset + len(items), total_is_capped=False)
+    counted = qs.order_by()[: count_cap + 1].count()
+    if counted > count_cap:
+        return LogPage(items=items, total=count_cap, total_is_capped=True)
+    return LogPage(items=items, total=counted, total_is_capped=False)
+
+
+def usage_log_get(*, log_id: int, where: UsageFilter) -> Log | None:
+    """The log with this id if it matches `where` (callers scope `where` to the caller's user
+    id, so another user's log is indistinguishable from a missing one), else None. Only
+    USAGE_LOG_FIELDS are loaded."""
+    return Log.objects.filter(where.q(), pk=log_id).only(*USAGE_LOG_FIELDS).first()
 
 
 def usage_complete_since() -> int | None:

@@ -48,7 +48,7 @@ class UsageSite(Rollup):
 
 class UsageUser(Rollup):
     """Per user, API key, model, endpoint and type: every user-scoped read (`/api/data/self`,
-    the sub2api family, AceData, r9s.ai, "my dashboard"), `/api/data/?username=`, top users.
+    the sub2api family, AceData, r9s.ai, "my dashboard") and `/api/data/?username=`.
     username and token_name follow user_id and token_id (they change only on a rename), so
     keying by them costs no rows and keeps filters on the logged names exact."""
 
@@ -75,10 +75,10 @@ class UsageUser(Rollup):
     class Meta:
         db_table = "usage_user"
         indexes = [
-            # Site-wide reads grouped by user (top users), purge_usage, rebuild/verify chunks.
+            # Site-wide reads by key or endpoint, purge_usage, rebuild/verify chunks.
             models.Index(fields=["span", "bucket"], name="usage_user_span_bucket"),
-            # /api/data/?username=... (admin): the logged username, not the user id.
-            models.Index(fields=["username", "span", "bucket"], name="usage_user_username"),
+            # No username index: a filter on the logged username (/api/data/?username=) finds
+            # the users who logged under it in usage_user_total, then reads by user_id.
         ]
 
     def __str__(self) -> str:
@@ -101,6 +101,9 @@ class UsageUserTotal(Rollup):
         indexes = [
             # One user's totals: user_id = ? AND span = ? AND bucket range.
             models.Index(fields=["user_id", "span", "bucket"], name="usage_user_total_user"),
+            # The logged username (/api/data/?username=...), here and, through the user ids
+            # it yields, in usage_user.
+            models.Index(fields=["username", "span", "bucket"], name="usage_user_total_name"),
         ]
 
     def __str__(self) -> str:

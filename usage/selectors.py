@@ -41,6 +41,8 @@ from usage.rollups import (
     RAW_COLUMNS,
     RAW_MEASURES,
     SITE,
+    USER,
+    USER_TOTAL,
     day_ceil,
     day_floor,
     families_for,
@@ -112,10 +114,17 @@ class UsageFilter:
     def matches_nothing(self) -> bool:
         return self.token_ids == () or self.model_names == ()
 
-    def sql(self, alias: str) -> tuple[str, list[Any]]:
-        """` AND ...` conditions on the columns of `alias` (a log or a rollup row)."""
+    def sql(self, alias: str, *, ids_by_name: str = "") -> tuple[str, list[Any]]:
+        """` AND ...` conditions on the columns of `alias` (a log or a rollup row).
+
+        `ids_by_name` (SQL yielding the ids of the users who logged under a username, `%s`
+        being the name) narrows a username filter to those users first, for a table whose
+        index leads with user_id."""
         clauses: list[str] = []
         params: list[Any] = []
+        if self.username is not None and ids_by_name and self.user_id is None:
+            clauses.append(ids_by_name.format(column=f"{alias}.user_id"))
+            params.append(self.username)
         for column, value in (
             ("user_id", self.user_id),
             ("username", self.username),
@@ -256,7 +265,17 @@ def _branch(
     column = "r.bucket" if span else "l.created_at"
     measures = [f"r.{name}" for name in MEASURES] if span else list(RAW_MEASURES)
     span_sql = f"r.span = {span}" if span else "1 = 1"
-    conditions, condition_params = where.sql(alias)
+    ids_by_name = ""
+    if source == USER.table:
+        # usage_user has no index on username: the users who logged under a name are found
+        # in usage_user_total (its username index), then usage_user is read by user_id.
+        names = f"SELECT user_id FROM {USER_TOTAL.table} WHERE username = %s"  # noqa: S608
+        ids_by_name = (
+            f"{{column}} = ANY(ARRAY({names}))"
+            if vendor == "postgresql"
+            else f"{{column}} IN ({names})"
+        )
+    conditions, condition_params = where.sql(alias, ids_by_name=ids_by_name)
     if vendor != "postgresql":
         label, label_params = "p.label", list[Any]()
         from_sql, from_params = _sqlite_pieces(chosen)

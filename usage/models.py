@@ -52,11 +52,13 @@ class UsageUser(Rollup):
     username and token_name follow user_id and token_id (they change only on a rename), so
     keying by them costs no rows and keeps filters on the logged names exact."""
 
-    # User-scoped reads: user_id = ? AND span = ? AND bucket range.
+    # The key leads with the time, like every rollup's: the rows a batch of new logs adds to
+    # or creates sit together at the end of the index, in cache (a user-first key scatters
+    # them over the whole index, one random page each).
     pk = models.CompositePrimaryKey(
-        "user_id",
         "span",
         "bucket",
+        "user_id",
         "token_id",
         "model_name",
         "type",
@@ -75,8 +77,8 @@ class UsageUser(Rollup):
     class Meta:
         db_table = "usage_user"
         indexes = [
-            # Site-wide reads by key or endpoint, purge_usage, rebuild/verify chunks.
-            models.Index(fields=["span", "bucket"], name="usage_user_span_bucket"),
+            # User-scoped reads: user_id = ? AND span = ? AND bucket range.
+            models.Index(fields=["user_id", "span", "bucket"], name="usage_user_user"),
             # No username index: a filter on the logged username (/api/data/?username=) finds
             # the users who logged under it in usage_user_total, then reads by user_id.
         ]

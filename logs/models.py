@@ -74,23 +74,43 @@ class Log(models.Model):
                 name="logs_first_token_ms_nonnegative",
             ),
         ]
+        # Every list is ORDER BY created_at DESC, id DESC with LIMIT, so each index ends in
+        # (created_at, id): the page is read in index order and the scan stops at the limit.
+        # The capped count (LIMIT 10001) walks the same index. INCLUDE is PostgreSQL-only (Django
+        # leaves it out on SQLite); it makes the stat sums and the counts index-only scans.
         indexes = [
-            # GET /api/log/ without filters, DELETE /api/log/ and purge_logs (created_at < T),
-            # newest-first keyset pages: ORDER BY created_at DESC, id DESC.
+            # GET /api/log/ unfiltered, by time range only, or by a `%` pattern or `group`
+            # (scanned newest first within the range); GET /api/log/search (text keyword) and
+            # /api/log/export unfiltered; keyset continuation (cursor); DELETE /api/log/ and
+            # purge_logs: created_at < T, oldest first, in batches.
             models.Index(fields=["created_at", "id"], name="logs_created_id"),
-            # GET /api/log/self and every user-scoped read: user_id = ? ORDER BY created_at, id.
-            models.Index(fields=["user_id", "created_at", "id"], name="logs_user_created_id"),
-            # GET /api/log/?model_name=... and /api/log/stat?model_name=...
+            # Every user-scoped read: /api/log/self (any filter), /self/search, /self/export;
+            # /api/log/self/stat sums quota/tokens of one type over the user's range from the
+            # index alone.
+            models.Index(
+                fields=["user_id", "created_at", "id"],
+                include=["type", "quota", "prompt_tokens", "completion_tokens"],
+                name="logs_user_created_id",
+            ),
+            # GET /api/log/stat (type = 2 by default: SUM(quota) over the range; rpm/tpm over
+            # created_at >= now - 60), GET /api/log/?type=N, /api/log/search?keyword=<int>.
+            models.Index(
+                fields=["type", "created_at", "id"],
+                include=["quota", "prompt_tokens", "completion_tokens"],
+                name="logs_type_created_id",
+            ),
+            # GET /api/log/?model_name=<exact> and /api/log/stat?model_name=<exact>.
             models.Index(fields=["model_name", "created_at", "id"], name="logs_model_created_id"),
-            # GET /api/log/?username=... (new-api filters the logged username, not the user id).
+            # GET /api/log/?username=<exact> (new-api filters the logged username, not the id)
+            # and /api/log/stat?username=.
             models.Index(fields=["username", "created_at", "id"], name="logs_username_created_id"),
-            # GET /api/log/?channel=... (admin channel filter).
+            # GET /api/log/?channel=N and /api/log/stat?channel=N (admin).
             models.Index(fields=["channel_id", "created_at", "id"], name="logs_channel_created_id"),
-            # GET /api/log/?token_name=... (admin) and /api/log/self?token_name=... (user-scoped
+            # GET /api/log/?token_name=... and /api/log/stat?token_name=... (admin; user-scoped
             # queries use logs_user_created_id and filter token_name on the rows it finds).
             models.Index(fields=["token_name", "created_at", "id"], name="logs_token_created_id"),
-            # GET /api/log/?request_id=... (exact). Uniqueness is enforced by IngestKey, which,
-            # unlike a unique index here, survives retention and time partitioning.
+            # GET /api/log/?request_id=... and /api/log/self?request_id=... (exact). Uniqueness is
+            # enforced by IngestKey, which, unlike a unique index here, survives retention.
             models.Index(
                 fields=["request_id"], condition=~Q(request_id=""), name="logs_request_id"
             ),

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -65,3 +66,18 @@ class NewApiView(APIView):
 
     def get_exception_handler(self) -> Any:
         return new_api_exception_handler
+
+
+class NewApiErrorSerializer(serializers.Serializer):
+    """The error body of every new-api route (OpenAPI): `{"success": false, "message": ...}`."""
+
+    success = serializers.BooleanField(help_text="always false")
+    message = serializers.CharField(help_text="the reason, for a person")
+
+
+def envelope_schema(name: str, data: serializers.Field) -> serializers.Serializer:
+    """The OpenAPI shape of a success body: `{"success": true, "message": "", "data": <data>}`."""
+    return inline_serializer(
+        name,
+        {"success": serializers.BooleanField(), "message": serializers.CharField(), "data": data},
+    )

@@ -1,9 +1,7 @@
 """Every route of Tokenledger, in one place."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.urls import URLPattern, path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.views import healthz
@@ -18,29 +16,19 @@ from logs.api import (
 )
 from usage.api import LogCollectionView
 
-
-def new_api_path(route: str, view: Any, name: str) -> list[URLPattern]:
-    """new-api's route, plus the same view at the other trailing-slash form (its clients call
-    `/api/log/self` without a slash; Django habits add one). The alias is left out of the
-    OpenAPI schema (`schema=None`)."""
-    alias = route[:-1] if route.endswith("/") else route + "/"
-    return [
-        path(route, view.as_view(), name=name),
-        path(alias, view.as_view(schema=None)),
-    ]
-
-
 urlpatterns = [
     # new-api family (API.md sections 2-4)
-    # The /self/... routes come first so that no pattern added later shadows them.
-    *new_api_path("api/log/self", LogSelfListView, "log-self"),
-    *new_api_path("api/log/self/stat", LogSelfStatView, "log-self-stat"),
-    *new_api_path("api/log/self/search", LogSelfSearchView, "log-self-search"),
-    *new_api_path("api/log/self/export", LogSelfExportView, "log-self-export"),
-    *new_api_path("api/log/stat", LogStatView, "log-stat"),
-    *new_api_path("api/log/search", LogSearchView, "log-search"),
-    *new_api_path("api/log/export", LogExportView, "log-export"),
-    *new_api_path("api/log/", LogCollectionView, "log-collection"),
+    # new-api's clients call /api/log/ with its slash and the others without one; each route
+    # also accepts the other form (`/?`, `(?:/)?`) and is documented once, in new-api's form.
+    # The /self/... routes come first so that no later pattern can shadow them.
+    re_path(r"^api/log/self(?:/)?\Z", LogSelfListView.as_view(), name="log-self"),
+    re_path(r"^api/log/self/stat(?:/)?\Z", LogSelfStatView.as_view(), name="log-self-stat"),
+    re_path(r"^api/log/self/search(?:/)?\Z", LogSelfSearchView.as_view(), name="log-self-search"),
+    re_path(r"^api/log/self/export(?:/)?\Z", LogSelfExportView.as_view(), name="log-self-export"),
+    re_path(r"^api/log/stat(?:/)?\Z", LogStatView.as_view(), name="log-stat"),
+    re_path(r"^api/log/search(?:/)?\Z", LogSearchView.as_view(), name="log-search"),
+    re_path(r"^api/log/export(?:/)?\Z", LogExportView.as_view(), name="log-export"),
+    re_path(r"^api/log/?\Z", LogCollectionView.as_view(), name="log-collection"),
     # operability
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -36,7 +36,7 @@ from logs.filters import (
     LogSelfPageParams,
     errors_message,
 )
-from logs.newapi import NewApiError, NewApiErrorSerializer, NewApiView, envelope_schema, ok
+from logs.newapi import NEW_API_ERROR, NewApiError, NewApiView, ok
 from logs.selectors import (
     PageTooDeep,
     logs_export_rows,
@@ -65,11 +65,19 @@ def _scope(request: Request, admin: bool) -> int | None:
 # --- OpenAPI -------------------------------------------------------------------------------
 
 
+def envelope_schema(name: str, data: serializers.Field) -> serializers.Serializer:
+    """A success body: `{"success": true, "message": "", "data": <data>}`."""
+    return inline_serializer(
+        name,
+        {"success": serializers.BooleanField(), "message": serializers.CharField(), "data": data},
+    )
+
+
 def _or_error(name: str, success: serializers.Serializer) -> PolymorphicProxySerializer:
     # Bad input is HTTP 200 with success:false (new-api), so a 200 is one of the two shapes.
     return PolymorphicProxySerializer(
         component_name=name,
-        serializers=[success, NewApiErrorSerializer],
+        serializers=[success, NEW_API_ERROR],
         resource_type_field_name=None,
     )
 
@@ -97,8 +105,8 @@ def _page_schema(name: str, item: type[serializers.Serializer]) -> serializers.S
 
 
 REFUSALS = {
-    401: OpenApiResponse(NewApiErrorSerializer, description="not logged in, bad New-Api-User"),
-    403: OpenApiResponse(NewApiErrorSerializer, description="banned, or role too low"),
+    401: OpenApiResponse(NEW_API_ERROR, description="not logged in, bad New-Api-User"),
+    403: OpenApiResponse(NEW_API_ERROR, description="banned, or role too low"),
 }
 ERROR_EXAMPLE = OpenApiExample(
     "bad input",

@@ -17,6 +17,11 @@ from rest_framework.views import APIView
 from accounts.models import Role, Scope
 from accounts.permissions import GatewayPermission
 
+# The body of every refusal and business error, for the OpenAPI schema.
+NEW_API_ERROR = inline_serializer(
+    "NewApiError", {"success": serializers.BooleanField(), "message": serializers.CharField()}
+)
+
 
 def ok(data: Any = None) -> Response:
     return Response({"success": True, "message": "", "data": data})
@@ -66,18 +71,3 @@ class NewApiView(APIView):
 
     def get_exception_handler(self) -> Any:
         return new_api_exception_handler
-
-
-class NewApiErrorSerializer(serializers.Serializer):
-    """The error body of every new-api route (OpenAPI): `{"success": false, "message": ...}`."""
-
-    success = serializers.BooleanField(help_text="always false")
-    message = serializers.CharField(help_text="the reason, for a person")
-
-
-def envelope_schema(name: str, data: serializers.Field) -> serializers.Serializer:
-    """The OpenAPI shape of a success body: `{"success": true, "message": "", "data": <data>}`."""
-    return inline_serializer(
-        name,
-        {"success": serializers.BooleanField(), "message": serializers.CharField(), "data": data},
-    )

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from accounts.models import Role, Scope
 from logs.api import LOG_DELETE_SCHEMA, LOG_LIST_SCHEMA, log_delete_response, log_list_response
 from logs.events import MAX_BODY_BYTES, BatchError, LogEvent, batch_parse, event_parse
-from logs.newapi import NewApiErrorSerializer, NewApiView, fail, ok
+from logs.newapi import NEW_API_ERROR, NewApiView, fail, ok
 from usage.services import logs_ingest
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ INGEST_RESULT = inline_serializer(
         ),
     },
 )
-NEW_API_ERROR = NewApiErrorSerializer
 
 
 class LogCollectionView(NewApiView):

@@ -99,12 +99,18 @@ class IntParam(serializers.Field):
         text = str(data).strip()
         if not _INTEGER.fullmatch(text):
             raise serializers.ValidationError(f"invalid {self.field_name}")
-        digits = text.lstrip("+-")
-        if len(digits.lstrip("0")) > 19 or int(text) > self.maximum:
-            raise serializers.ValidationError(f"{self.field_name} must be <= {self.maximum}")
-        value = int(text)
-        if self.minimum is not None and value < self.minimum:
-            raise serializers.ValidationError(f"{self.field_name} must be >= {self.minimum}")
+        # Compare the digits' length first: int() of a 10 KB string is refused by Python itself.
+        huge = len(text.lstrip("+-").lstrip("0")) > 19
+        value = 0 if huge else int(text)
+        too_low = self.minimum is not None and (value < self.minimum or (huge and "-" in text))
+        if huge or too_low or value > self.maximum:
+            if self.minimum is not None and self.maximum < MAX_BIGINT:
+                reason = f"must be between {self.minimum} and {self.maximum}"
+            elif too_low:
+                reason = f"must be >= {self.minimum}"
+            else:
+                reason = f"must be <= {self.maximum}"
+            raise serializers.ValidationError(f"{self.field_name} {reason}")
         return value
 
     def to_representation(self, value: Any) -> Any:
@@ -120,10 +126,12 @@ class LenientIntParam(IntParam):
 
     def to_internal_value(self, data: Any) -> int:
         text = str(data).strip()
-        if _INTEGER.fullmatch(text) and len(text.lstrip("+-").lstrip("0")) > 19:
-            # A huge page number or size is still just "too big": clamp it, do not refuse it.
-            return MAX_BIGINT if not text.startswith("-") else -MAX_BIGINT
-        return super().to_internal_value(data)
+        if not _INTEGER.fullmatch(text):
+            raise serializers.ValidationError(f"invalid {self.field_name}")
+        # A huge page number or size is still just "too big": clamp it, do not refuse it.
+        if len(text.lstrip("+-").lstrip("0")) > 19:
+            return -MAX_BIGINT if text.startswith("-") else MAX_BIGINT
+        return max(-MAX_BIGINT, min(MAX_BIGINT, int(text)))
 
 
 class TextParam(serializers.CharField):

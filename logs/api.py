@@ -130,6 +130,10 @@ CSV_RESPONSE = OpenApiResponse(
 LOG_LIST_SCHEMA = extend_schema(
     operation_id="logs_list",
     summary="All logs, newest first, paginated (admin)",
+    description="Items in new-api's admin shape (`channel` = channel id, `other` as a JSON "
+    "string). `total` stops at 10000 (then `total_is_capped: true`); `p` reaches the first "
+    "10000 matches, `cursor` (the previous page's `next_cursor`) any depth. Bad input: HTTP 200 "
+    "with `success: false` and the reason.",
     parameters=[LogPageParams],
     responses={
         200: _or_error("LogPageOrError", _page_schema("LogPage", LogItemSerializer)),
@@ -140,6 +144,8 @@ LOG_LIST_SCHEMA = extend_schema(
 LOG_DELETE_SCHEMA = extend_schema(
     operation_id="logs_delete_before",
     summary="Delete the logs with created_at < target_timestamp (admin); data: the count",
+    description="Strictly before the target, oldest first, in short batches (an interrupted "
+    "delete keeps what it deleted; run it again to finish). Usage statistics are not reduced.",
     parameters=[LogDeleteParams],
     responses={
         200: _or_error(

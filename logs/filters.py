@@ -258,7 +258,7 @@ class LogSelfFilterParams(LogFilterParams):
 
 
 class PageParamsMixin(serializers.Serializer):
-    p = LenientIntParam(help_text="Page number, 1-based; values below 1 mean 1.")
+    p = LenientIntParam(default=1, help_text="Page number, 1-based; values below 1 mean 1.")
     page_size = LenientIntParam(
         help_text=f"Items per page, default {DEFAULT_PAGE_SIZE}, clamped to 1..{MAX_PAGE_SIZE}; "
         "0 or absent: `ps`, then `size`, then the default."

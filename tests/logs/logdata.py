@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import connection
-
 from logs.events import LogEvent
 from logs.models import Log
 from usage.services import logs_ingest
@@ -22,39 +20,14 @@ def store(*events: LogEvent) -> list[Log]:
 
 
 def bulk_logs(count: int, *, start: int = T0, **fields: Any) -> None:
-    """`count` identical logs with created_at = start, start + 1, ... in one INSERT ... SELECT
-    over a recursive CTE (both databases), for the tests that need thousands of rows."""
-    values: dict[str, Any] = {
-        "type": 2,
-        "content": "",
-        "user_id": 1000,
-        "username": "user1000",
-        "token_id": 0,
-        "token_name": "",
-        "model_name": "gpt-4o",
-        "quota": 1,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "cache_read_tokens": 0,
-        "cache_creation_tokens": 0,
-        "use_time": 0,
-        "duration_ms": 0,
-        "is_stream": False,
-        "channel_id": 0,
-        "channel_name": "",
-        "group": "default",
-        "request_id": "",
-        "endpoint": "",
-        "other": "{}",
-    }
+    """`count` logs of user 1000 with created_at = start, start + 1, ..., stored through the
+    ingest service in batches of 1000 (the real writer: it also keeps whatever the database
+    needs beside the rows, such as aggregates and partitions)."""
+    values: dict[str, Any] = {"user_id": 1000, "username": "user1000", "quota": 1}
     values.update(fields)
-    columns = ", ".join(f'"{name}"' for name in values)
-    placeholders = ", ".join("%s" for _ in values)
-    recursive = "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < %s)"
-    # Column names are ours; every value is a parameter.
-    sql = f"{recursive} INSERT INTO logs (created_at, {columns}) SELECT %s + n, {placeholders} FROM seq"  # noqa: S608, E501
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [count - 1, start, *values.values()])
+    events = [LogEvent(created_at=start + i, **values) for i in range(count)]
+    for first in range(0, count, 1000):
+        logs_ingest(events=events[first : first + 1000])
 
 
 def admin_item(log: Log) -> dict[str, Any]:

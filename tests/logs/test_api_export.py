@@ -166,9 +166,7 @@ def test_export_bad_input_is_a_json_error_not_csv(admin_api, export_logs):
 
 def test_export_reads_in_keyset_chunks_of_bounded_size():
     # equal timestamps straddle the chunk boundaries: the id breaks the tie
-    Log.objects.bulk_create(
-        [Log(created_at=T0 + i // 3, user_id=1000, username="user1000") for i in range(7)]
-    )
+    store(*(log_event(created_at=T0 + i // 3) for i in range(7)))
     expected = list(Log.objects.order_by("-created_at", "-id").values_list("id", flat=True))
 
     with CaptureQueriesContext(connection) as queries:

@@ -393,9 +393,7 @@ def test_page_past_the_end_is_empty_not_an_error(user_api):
 
 def test_cursor_walks_every_match_once_in_order(admin_api):
     # Equal timestamps across page boundaries: the id breaks the tie.
-    Log.objects.bulk_create(
-        [Log(created_at=T0 + i // 4, user_id=1000, username="user1000") for i in range(23)]
-    )
+    store(*(log_event(created_at=T0 + i // 4) for i in range(23)))
     newest_first = list(Log.objects.order_by("-created_at", "-id").values_list("id", flat=True))
 
     seen, cursor, pages = [], None, 0

@@ -82,7 +82,7 @@ SELECT
     'frt', (g * 3) %% 3000, 'request_path', '/v1/chat/completions',
     'admin_info', jsonb_build_object('use_channel', jsonb_build_array((1 + (g * 13) %% 20)::text))
   )
-FROM generate_series(%(first)s, %(last)s) AS g,
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g,
 LATERAL (SELECT CASE WHEN g %% 10 < 3 THEN %(heavy)s
                      ELSE 2 + (g * 2654435761) %% %(others)s END AS user_id) AS u
 """

@@ -7,10 +7,15 @@ with `LOG_LIST_SCHEMA` and `LOG_DELETE_SCHEMA`."""
 
 from __future__ import annotations
 
+import functools
+import itertools
+import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from django.db import DatabaseError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -20,7 +25,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,7 +41,7 @@ from logs.filters import (
     LogSelfPageParams,
     errors_message,
 )
-from logs.newapi import NEW_API_ERROR, NewApiError, NewApiView, ok
+from logs.newapi import NEW_API_ERROR, NewApiError, NewApiView, fail, ok
 from logs.selectors import (
     PageTooDeep,
     logs_export_rows,
@@ -48,6 +53,27 @@ from logs.serializers import LogItemSerializer, LogUserItemSerializer
 from logs.services import logs_delete_before
 
 Params = TypeVar("Params", bound=serializers.Serializer)
+Answer = TypeVar("Answer", Response, StreamingHttpResponse)
+logger = logging.getLogger(__name__)
+MSG_DATABASE = (
+    "the database did not answer this read (it took too long or is unavailable); narrow the "
+    "filters, for example with a time range, and retry"
+)
+
+
+def database_refusal(view: Callable[..., Answer]) -> Callable[..., Answer | Response]:
+    """A database failure while reading (typically the read statement timeout on a huge match)
+    answers HTTP 503 in the new-api error shape instead of a 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Answer | Response:
+        try:
+            return view(*args, **kwargs)
+        except DatabaseError:
+            logger.exception("log read failed in the database")
+            return fail(MSG_DATABASE, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    return wrapper
 
 
 def _params(request: Request, params_class: type[Params]) -> Params:
@@ -107,6 +133,7 @@ def _page_schema(name: str, item: type[serializers.Serializer]) -> serializers.S
 REFUSALS = {
     401: OpenApiResponse(NEW_API_ERROR, description="not logged in, bad New-Api-User"),
     403: OpenApiResponse(NEW_API_ERROR, description="banned, or role too low"),
+    503: OpenApiResponse(NEW_API_ERROR, description="the database did not answer in time"),
 }
 ERROR_EXAMPLE = OpenApiExample(
     "bad input",
@@ -169,6 +196,7 @@ LOG_DELETE_SCHEMA = extend_schema(
 # --- GET /api/log/ and /api/log/self -------------------------------------------------------
 
 
+@database_refusal
 def log_list_response(request: Request, *, admin: bool) -> Response:
     params = _params(request, LogPageParams if admin else LogSelfPageParams)
     page, page_size, cursor = params.paging()
@@ -216,6 +244,7 @@ class LogSelfListView(NewApiView):
 # --- stat ----------------------------------------------------------------------------------
 
 
+@database_refusal
 def _stat_response(request: Request, *, admin: bool) -> Response:
     params = _params(request, LogFilterParams if admin else LogSelfFilterParams)
     stat = logs_stat(
@@ -272,6 +301,7 @@ class LogSelfStatView(NewApiView):
 # --- search --------------------------------------------------------------------------------
 
 
+@database_refusal
 def _search_response(request: Request, *, admin: bool) -> Response:
     params = _params(request, LogSearchParams)
     logs = logs_search(keyword=params.validated_data["keyword"], user_id=_scope(request, admin))
@@ -333,15 +363,33 @@ class LogSelfSearchView(NewApiView):
 
 def log_delete_response(request: Request) -> Response:
     params = _params(request, LogDeleteParams)
-    return ok(logs_delete_before(before=params.validated_data["target_timestamp"]))
+    progress = [0]
+    try:
+        deleted = logs_delete_before(
+            before=params.validated_data["target_timestamp"],
+            on_batch=lambda total: progress.__setitem__(0, total),
+        )
+    except DatabaseError:
+        logger.exception("log delete stopped by the database")
+        return fail(
+            f"the database stopped the delete after {progress[0]} logs (those stay deleted); "
+            "retry to delete the rest",
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return ok(deleted)
 
 
 # --- export --------------------------------------------------------------------------------
 
 
+@database_refusal
 def _export_response(request: Request, *, admin: bool) -> StreamingHttpResponse:
     params = _params(request, LogFilterParams if admin else LogSelfFilterParams)
     rows = logs_export_rows(filters=params.log_filter(user_id=_scope(request, admin)))
+    # The first chunk is read before the response starts, so that a database failure there is
+    # still a proper error; once streaming, a failure can only cut the file short.
+    first = next(rows, None)
+    rows = itertools.chain([] if first is None else [first], rows)
     response = StreamingHttpResponse(
         csv_chunks(rows, admin=admin), content_type="text/csv; charset=utf-8"
     )
@@ -374,7 +422,7 @@ class LogExportView(NewApiView):
         parameters=[LogFilterParams],
         responses={(200, "text/csv"): CSV_RESPONSE, **REFUSALS},
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: Request) -> StreamingHttpResponse | Response:
         return _export_response(request, admin=True)
 
 
@@ -389,5 +437,5 @@ class LogSelfExportView(NewApiView):
         parameters=[LogSelfFilterParams],
         responses={(200, "text/csv"): CSV_RESPONSE, **REFUSALS},
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: Request) -> StreamingHttpResponse | Response:
         return _export_response(request, admin=False)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from logs.events import LogEvent
 from logs.models import Log
+from logs.selectors import SMALL_MATCH
 from tests.factories import log_event
 from tests.logs.logdata import T0, bulk_logs, ids, store
+from usage.services import logs_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -391,14 +394,20 @@ def test_page_past_the_end_is_empty_not_an_error(user_api):
     }
 
 
-def test_cursor_walks_every_match_once_in_order(admin_api):
+@pytest.mark.parametrize(
+    ("count", "page_size"),
+    [(23, 5), (SMALL_MATCH + 150, 100)],  # keys cut in Python / ordered index scan
+)
+def test_cursor_walks_every_match_once_in_order(admin_api, count, page_size):
     # Equal timestamps across page boundaries: the id breaks the tie.
-    store(*(log_event(created_at=T0 + i // 4) for i in range(23)))
+    events = [LogEvent(created_at=T0 + i // 4, user_id=1000, username="u") for i in range(count)]
+    for first in range(0, count, 1000):
+        logs_ingest(events=events[first : first + 1000])
     newest_first = list(Log.objects.order_by("-created_at", "-id").values_list("id", flat=True))
 
     seen, cursor, pages = [], None, 0
     while True:
-        params = {"page_size": 5, **({"cursor": cursor} if cursor else {})}
+        params = {"page_size": page_size, **({"cursor": cursor} if cursor else {})}
         data = admin_api.get("/api/log/", params).json()["data"]
         seen += [item["id"] for item in data["items"]]
         cursor, pages = data["next_cursor"], pages + 1
@@ -406,7 +415,17 @@ def test_cursor_walks_every_match_once_in_order(admin_api):
             break
 
     assert seen == newest_first
-    assert pages == 5
+    assert pages == -(-count // page_size)
+
+
+@pytest.mark.parametrize("count", [45, SMALL_MATCH + 45])
+def test_offset_pages_agree_with_the_cursor_on_both_paths(user_api, count):
+    bulk_logs(count)
+    newest_first = list(Log.objects.order_by("-created_at", "-id").values_list("id", flat=True))
+
+    by_p = [ids(user_api.get("/api/log/self", {"p": p, "ps": 20})) for p in (1, 2, 3)]
+
+    assert by_p == [newest_first[:20], newest_first[20:40], newest_first[40:60]]
 
 
 def test_next_cursor_names_the_last_item(admin_api):

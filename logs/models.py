@@ -7,6 +7,9 @@ from django.db.models import Q
 
 from logs.querysets import LogQuerySet
 
+# What /api/log/stat sums; the read indexes carry them (INCLUDE) for index-only stats.
+STAT_COLUMNS = ["quota", "prompt_tokens", "completion_tokens"]
+
 
 class LogType(models.IntegerChoices):
     # new-api's codes (model/log.go); 0 in a filter means "all types".
@@ -76,43 +79,63 @@ class Log(models.Model):
         ]
         # Every list is ORDER BY created_at DESC, id DESC with LIMIT, so each index ends in
         # (created_at, id): the page is read in index order and the scan stops at the limit.
-        # The capped count (LIMIT 10001) walks the same index. INCLUDE is PostgreSQL-only (Django
-        # leaves it out on SQLite); it makes the stat sums and the counts index-only scans.
+        # The capped count (LIMIT 10001) walks the same index. STAT_COLUMNS (INCLUDE, PostgreSQL
+        # only: Django leaves it out on SQLite) let /api/log/stat and /self/stat sum a filtered
+        # range from the index alone, without visiting the rows (docs/logs-api.md, Indexes).
         indexes = [
             # GET /api/log/ unfiltered, by time range only, or by a `%` pattern (scanned newest
             # first within the range); GET /api/log/search (text keyword) and
             # /api/log/export unfiltered; keyset continuation (cursor); DELETE /api/log/ and
             # purge_logs: created_at < T, oldest first, in batches.
             models.Index(fields=["created_at", "id"], name="logs_created_id"),
-            # Every user-scoped read: /api/log/self (any filter), /self/search, /self/export;
-            # /api/log/self/stat sums quota/tokens of one type over the user's range from the
-            # index alone.
+            # Every user-scoped read: /api/log/self (any filter), /self/search, /self/export,
+            # /self/stat.
             models.Index(
                 fields=["user_id", "created_at", "id"],
-                include=["type", "quota", "prompt_tokens", "completion_tokens"],
+                include=["type", *STAT_COLUMNS],
                 name="logs_user_created_id",
             ),
             # GET /api/log/stat (type = 2 by default: SUM(quota) over the range; rpm/tpm over
             # created_at >= now - 60), GET /api/log/?type=N, /api/log/search?keyword=<int>.
             models.Index(
                 fields=["type", "created_at", "id"],
-                include=["quota", "prompt_tokens", "completion_tokens"],
+                include=STAT_COLUMNS,
                 name="logs_type_created_id",
             ),
             # GET /api/log/?model_name=<exact> and /api/log/stat?model_name=<exact>.
-            models.Index(fields=["model_name", "created_at", "id"], name="logs_model_created_id"),
+            models.Index(
+                fields=["model_name", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_model_created_id",
+            ),
             # GET /api/log/?username=<exact> (new-api filters the logged username, not the id)
-            # and /api/log/stat?username=.
-            models.Index(fields=["username", "created_at", "id"], name="logs_username_created_id"),
+            # and /api/log/stat?username=<exact>.
+            models.Index(
+                fields=["username", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_username_created_id",
+            ),
             # GET /api/log/?channel=N and /api/log/stat?channel=N (admin).
-            models.Index(fields=["channel_id", "created_at", "id"], name="logs_channel_created_id"),
+            models.Index(
+                fields=["channel_id", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_channel_created_id",
+            ),
             # GET /api/log/?token_name=... and /api/log/stat?token_name=... (admin; user-scoped
             # queries use logs_user_created_id and filter token_name on the rows it finds).
-            models.Index(fields=["token_name", "created_at", "id"], name="logs_token_created_id"),
+            models.Index(
+                fields=["token_name", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_token_created_id",
+            ),
             # GET /api/log/?group=... and /api/log/stat?group=... (admin). Groups are few, but a
             # rare one (say 0.1% of the logs) would otherwise make the capped count walk the
             # whole time index.
-            models.Index(fields=["group", "created_at", "id"], name="logs_group_created_id"),
+            models.Index(
+                fields=["group", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_group_created_id",
+            ),
             # GET /api/log/?request_id=... and /api/log/self?request_id=... (exact). Uniqueness is
             # enforced by IngestKey, which, unlike a unique index here, survives retention.
             models.Index(

@@ -129,7 +129,15 @@ def test_admin_export_applies_the_list_filters(admin_api, export_logs, params, e
         ({"username": "user1001"}, 1),  # not read for users
         ({"channel": 99}, 1),  # not read for users
         ({"model_name": "claude"}, 0),
+        ({"model_name": "gpt%"}, 1),
         ({"type": 5}, 1),
+        ({"type": 2}, 0),
+        ({"token_name": "+ci"}, 1),
+        ({"token_name": "ci"}, 0),
+        ({"group": "vip"}, 0),  # user1001's group: never the caller's
+        ({"request_id": "-r1"}, 1),
+        ({"start_timestamp": T0 + 1}, 0),
+        ({"end_timestamp": T0}, 1),
     ],
 )
 def test_self_export_filters(user_api, export_logs, params, expected):

@@ -53,8 +53,8 @@ class ApiClient:
 
 
 def _client_for(role: int, user_id: int, username: str, scope: str = Scope.READ) -> ApiClient:
-    user = UserFactory(id=user_id, username=username, role=role)
-    token = AccessTokenFactory(user=user, scope=scope)
+    user = UserFactory.create(id=user_id, username=username, role=role)
+    token = AccessTokenFactory.create(user=user, scope=scope)
     return ApiClient(user, token)
 
 

@@ -66,6 +66,9 @@ class LogCollectionView(NewApiView):
     @extend_schema(
         operation_id="logs_ingest",
         summary="Ingest a batch of 1..1000 log events (ingest token)",
+        # An ingest token and no New-Api-User (see initial()). The list holds security
+        # requirement objects; drf-spectacular's annotation says str, its code uses them as is.
+        auth=[{"accessToken": []}],  # type: ignore[list-item]
         request={"application/json": {"type": "object"}},
         responses={
             200: INGEST_RESULT,

@@ -5,22 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
-from django.db import connection
-
 from logs.events import LogEvent
 from logs.models import Log
 from usage.services import logs_ingest
 
 T0 = 1_735_689_600  # 2025-01-01T00:00:00Z
-
-
-def bounded(queries: int) -> int:
-    """`queries` plus the SET/RESET statement_timeout pair that config.routers wraps around a
-    read-only request on PostgreSQL (none on SQLite)."""
-    if connection.vendor == "postgresql" and settings.READ_STATEMENT_TIMEOUT_MS:
-        return queries + 2
-    return queries
 
 
 def store(*events: LogEvent) -> list[Log]:

@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS = {
 QUOTA_PER_UNIT = env_int("QUOTA_PER_UNIT", 500000) or 500000
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", None)
 USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", None)
+# PostgreSQL: width of a `logs` time partition in days (docs/partitioning.md).
+LOG_PARTITION_DAYS = env_int("LOG_PARTITION_DAYS", 1) or 1
+if LOG_PARTITION_DAYS < 1:
+    raise ImproperlyConfigured("LOG_PARTITION_DAYS must be at least 1")
 
 LOGGING = {
     "version": 1,

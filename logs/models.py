@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -98,6 +100,14 @@ class Log(models.Model):
 
     def __str__(self) -> str:
         return f"log {self.id} ({self.username}, {self.model_name})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # PostgreSQL: the row needs its time partition (the ingest service, which writes nearly
+        # every log, ensures them itself). Late import: logs/partitions.py imports this module.
+        from logs.partitions import partitions_ensure_for
+
+        partitions_ensure_for(events=[self])
+        super().save(*args, **kwargs)
 
 
 class IngestKey(models.Model):

@@ -24,12 +24,11 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
 
-from logs.events import LogEvent
 from logs.models import Log
 
 logger = logging.getLogger(__name__)
@@ -51,6 +50,13 @@ MINVALUE = -(2**63)
 MAXVALUE = 2**63 - 1
 
 _BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>[^)]*)\) TO \((?P<upper>[^)]*)\)")
+
+
+class Dated(Protocol):
+    """Anything with a created_at in Unix seconds: a `LogEvent`, a `Log`."""
+
+    @property
+    def created_at(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +118,10 @@ def partitions_ensure(*, start: int, end: int) -> list[str]:
     return _ensure_windows(windows, width)
 
 
-def partitions_ensure_for(*, events: Sequence[LogEvent]) -> list[str]:
+def partitions_ensure_for(*, events: Sequence[Dated]) -> list[str]:
     """Make sure a partition exists for every event's created_at; called by the ingest service
-    inside its transaction, just before the insert.
+    inside its transaction just before the insert, and by `Log.save()` and
+    `Log.objects.bulk_create()`.
 
     Costs no SQL when the batch falls in partitions this process knows and that cannot have been
     dropped since (their upper bound is still in the future: `partitions_drop_before` never drops
@@ -172,8 +179,10 @@ def partitions_drop_before(*, before: int) -> int:
     for partition, is_pending in victims:
         rows = _drop(partition, is_pending)
         logger.info(
-            "dropped log partition",
-            extra={"partition": partition.name, "rows": rows},
+            "dropped log partition %s (%d rows)",
+            partition.name,
+            rows,
+            extra={"fields": {"partition": partition.name, "rows": rows}},
         )
         total += rows
     return total
@@ -208,12 +217,6 @@ def _remember(intervals: Iterable[tuple[int, int]]) -> None:
     global _known, _known_lowers
     known = sorted(set(intervals))
     _known, _known_lowers = known, [lower for lower, _ in known]
-
-
-def _forget() -> None:
-    """Empty the in-process cache (tests that create and remove partitions use it)."""
-    _remember([])
-    _uncommitted.clear()
 
 
 def _bound(text: str) -> int:
@@ -326,7 +329,9 @@ def _ensure_windows(windows: Iterable[int], width: int, check_first: bool = Fals
 
     transaction.on_commit(committed)
     if names:
-        logger.info("created log partitions", extra={"partitions": names})
+        logger.info(
+            "created log partitions %s", ", ".join(names), extra={"fields": {"partitions": names}}
+        )
     return names
 
 

@@ -92,8 +92,7 @@ def _rebuild(cursor, partitioned):
         windows |= {current, current + width}
         for lower in sorted(windows):
             cursor.execute(
-                f'CREATE TABLE "{_name(lower)}" PARTITION OF {TABLE} '
-                "FOR VALUES FROM (%s) TO (%s)",
+                f'CREATE TABLE "{_name(lower)}" PARTITION OF {TABLE} FOR VALUES FROM (%s) TO (%s)',
                 [lower, lower + width],
             )
     cursor.execute(f"INSERT INTO {TABLE} SELECT * FROM {OLD}")  # noqa: S608

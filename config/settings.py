@@ -47,7 +47,8 @@ def database_from_url(url: str) -> dict[str, object]:
     options = dict(parse_qsl(parts.query))
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
         config: dict[str, object] = {
-            "ENGINE": "django.db.backends.postgresql",
+            # django.db.backends.postgresql, aware of the partitioned logs table.
+            "ENGINE": "config.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "tokenledger",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

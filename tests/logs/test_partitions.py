@@ -15,6 +15,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import OperationalError, connection, connections, transaction
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from logs.models import Log
@@ -36,8 +37,8 @@ pytestmark = [
 ]
 
 
-def utc(*parts: int) -> int:
-    return int(datetime(*parts, tzinfo=UTC).timestamp())  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+    return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp())
 
 
 def names() -> list[str]:
@@ -179,6 +180,13 @@ def test_the_orm_reads_and_writes_the_partitioned_table(db):
         (day + 2, 0),
     ]
     assert {"logs_p20230901", "logs_p20230903"} <= set(names())
+
+
+def test_grouping_whole_log_rows_does_not_rely_on_id_being_the_primary_key(ingest):
+    # Django would shorten GROUP BY to "logs"."id"; the database's key is (id, created_at).
+    ingest([log_event(quota=3), log_event(quota=4, created_at=utc(2023, 2, 1))])
+    grouped = Log.objects.values().annotate(total=Sum("quota")).order_by("created_at")
+    assert [row["total"] for row in grouped] == [4, 3]
 
 
 # --- ingest -----------------------------------------------------------------------------------

@@ -177,12 +177,16 @@ def partitions_drop_before(*, before: int) -> int:
     )
     total = 0
     for partition, is_pending in victims:
-        rows = _drop(partition, is_pending)
+        started = time.perf_counter()
+        rows, detach_ms = _drop(partition, is_pending)
+        fields = {
+            "partition": partition.name,
+            "rows": rows,
+            "detach_ms": round(detach_ms, 1),
+            "total_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
         logger.info(
-            "dropped log partition %s (%d rows)",
-            partition.name,
-            rows,
-            extra={"fields": {"partition": partition.name, "rows": rows}},
+            "dropped log partition %s (%d rows)", partition.name, rows, extra={"fields": fields}
         )
         total += rows
     return total
@@ -362,8 +366,10 @@ def _create(cursor: Any, lower: int, upper: int) -> str:
     return candidate
 
 
-def _drop(partition: Partition, pending: bool) -> int:
+def _drop(partition: Partition, pending: bool) -> tuple[int, float]:
+    """Detach, count and drop one partition; returns (rows, milliseconds spent detaching)."""
     parent, table = _quote(_parent()), _quote(partition.name)
+    started = time.perf_counter()
     if connection.in_atomic_block:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
@@ -371,7 +377,8 @@ def _drop(partition: Partition, pending: bool) -> int:
             )
             mode = "FINALIZE" if pending else ""
             cursor.execute(f"ALTER TABLE {parent} DETACH PARTITION {table} {mode}")
-            return _count_and_drop(cursor, table)
+            detach_ms = (time.perf_counter() - started) * 1000
+            return _count_and_drop(cursor, table), detach_ms
     with connection.cursor() as cursor:
         cursor.execute("SET lock_timeout = %s", [f"{CONCURRENT_DETACH_TIMEOUT_MS}ms"])
         try:
@@ -379,9 +386,10 @@ def _drop(partition: Partition, pending: bool) -> int:
             cursor.execute(f"ALTER TABLE {parent} DETACH PARTITION {table} {mode}")
         finally:
             cursor.execute("RESET lock_timeout")
+    detach_ms = (time.perf_counter() - started) * 1000
     # Detached: no query of `logs` reaches it any more, so counting and dropping it blocks nobody.
     with transaction.atomic(), connection.cursor() as cursor:
-        return _count_and_drop(cursor, table)
+        return _count_and_drop(cursor, table), detach_ms
 
 
 def _count_and_drop(cursor: Any, table: str) -> int:

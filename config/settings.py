@@ -236,8 +236,23 @@ SPECTACULAR_SETTINGS = {
 QUOTA_PER_UNIT = env_int("QUOTA_PER_UNIT", 500000) or 500000
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", None)
 USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", None)
+
+
+def log_partition_days_default(retention_days: int | None) -> int:
+    """Daily partitions when retention keeps at most 60 days, weekly up to two years, else (and
+    when logs are kept forever) 28 days: about 100 partitions at most for years, because every
+    all-time query plans and locks each one (docs/partitioning.md has the measurements)."""
+    if retention_days and retention_days <= 60:
+        return 1
+    if retention_days and retention_days <= 730:
+        return 7
+    return 28
+
+
 # PostgreSQL: width of a `logs` time partition in days (docs/partitioning.md).
-LOG_PARTITION_DAYS = env_int("LOG_PARTITION_DAYS", 1) or 1
+LOG_PARTITION_DAYS = env_int("LOG_PARTITION_DAYS", None) or log_partition_days_default(
+    LOG_RETENTION_DAYS
+)
 if LOG_PARTITION_DAYS < 1:
     raise ImproperlyConfigured("LOG_PARTITION_DAYS must be at least 1")
 

@@ -35,9 +35,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ahead",
             type=int,
-            default=30,
+            default=7,
             metavar="DAYS",
-            help="create partitions up to this many days from now (default 30)",
+            help="create partitions up to this many days from now (default 7; ingest creates "
+            "any partition still missing, and every all-time query plans the empty ones too)",
         )
         parser.add_argument(
             "--drop-before-retention",

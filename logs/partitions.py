@@ -24,6 +24,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -49,6 +50,7 @@ CONCURRENT_DETACH_TIMEOUT_MS = 120_000
 MINVALUE = -(2**63)
 MAXVALUE = 2**63 - 1
 
+_CREATED_AT = attrgetter("created_at")
 _BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>[^)]*)\) TO \((?P<upper>[^)]*)\)")
 
 
@@ -129,22 +131,18 @@ def partitions_ensure_for(*, events: Sequence[Dated]) -> list[str]:
     advisory lock. Returns the names created."""
     if connection.vendor != "postgresql" or not events:
         return []
-    low = high = events[0].created_at
-    for event in events:
-        ts = event.created_at
-        if ts < low:
-            low = ts
-        elif ts > high:
-            high = ts
+    stamps = list(map(_CREATED_AT, events))
+    low, high = min(stamps), max(stamps)
     now = time.time()
     index = bisect_right(_known_lowers, low) - 1
     if index >= 0 and high < _known[index][1] and _known[index][1] > now:
         return []
     width = partition_width()
-    windows = {window_start(e.created_at, width) for e in events if not _trusted(e.created_at, now)}
-    if not windows:
+    windows = {ORIGIN + (ts - ORIGIN) // width * width for ts in stamps}
+    unknown = [window for window in sorted(windows) if not _trusted_window(window, width, now)]
+    if not unknown:
         return []
-    return _ensure_windows(sorted(windows), width, check_first=True)
+    return _ensure_windows(unknown, width, check_first=True)
 
 
 def partitions_drop_before(*, before: int) -> int:
@@ -212,9 +210,10 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _trusted(ts: int, now: float) -> bool:
-    index = bisect_right(_known_lowers, ts) - 1
-    return index >= 0 and ts < _known[index][1] and _known[index][1] > now
+def _trusted_window(lower: int, width: int, now: float) -> bool:
+    """Whether one known partition holds the whole window and cannot have been dropped since."""
+    index = bisect_right(_known_lowers, lower) - 1
+    return index >= 0 and lower + width <= _known[index][1] and _known[index][1] > now
 
 
 def _remember(intervals: Iterable[tuple[int, int]]) -> None:

@@ -168,19 +168,29 @@ def partitions_drop_before(*, before: int) -> int:
     if catalog is None:
         return 0
     attached, pending = catalog
-    victims = sorted(
-        [(p, True) for p in pending if p.upper <= cut]
-        + [(p, False) for p in attached if p.upper <= cut],
-        key=lambda item: item[0].lower,
-    )
+    # A detach that an earlier call could not finish blocks every other concurrent detach:
+    # finish those first. One lying after the cut was not ours to drop: it is only detached.
+    for partition in pending:
+        if partition.upper > cut:
+            _detach(partition, pending=True)
+            logger.warning("finished detaching log partition %s; kept it", partition.name)
+    victims = [(p, True) for p in pending if p.upper <= cut]
+    victims += [(p, False) for p in attached if p.upper <= cut]
     total = 0
     for partition, is_pending in victims:
         started = time.perf_counter()
-        rows, detach_ms = _drop(partition, is_pending)
+        _detach(partition, pending=is_pending)
+        detached = time.perf_counter()
+        # Detached: no query of `logs` reaches it any more, so counting and dropping it blocks
+        # nobody.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {_quote(partition.name)}")  # noqa: S608
+            rows = int(cursor.fetchone()[0])
+            cursor.execute(f"DROP TABLE {_quote(partition.name)}")
         fields = {
             "partition": partition.name,
             "rows": rows,
-            "detach_ms": round(detach_ms, 1),
+            "detach_ms": round((detached - started) * 1000, 1),
             "total_ms": round((time.perf_counter() - started) * 1000, 1),
         }
         logger.info(
@@ -365,19 +375,19 @@ def _create(cursor: Any, lower: int, upper: int) -> str:
     return candidate
 
 
-def _drop(partition: Partition, pending: bool) -> tuple[int, float]:
-    """Detach, count and drop one partition; returns (rows, milliseconds spent detaching)."""
+def _detach(partition: Partition, *, pending: bool) -> None:
     parent, table = _quote(_parent()), _quote(partition.name)
-    started = time.perf_counter()
     if connection.in_atomic_block:
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            previous = cursor.fetchone()[0]
             cursor.execute(
                 "SELECT set_config('lock_timeout', %s, true)", [f"{BLOCKING_LOCK_TIMEOUT_MS}ms"]
             )
             mode = "FINALIZE" if pending else ""
             cursor.execute(f"ALTER TABLE {parent} DETACH PARTITION {table} {mode}")
-            detach_ms = (time.perf_counter() - started) * 1000
-            return _count_and_drop(cursor, table), detach_ms
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        return
     with connection.cursor() as cursor:
         cursor.execute("SET lock_timeout = %s", [f"{CONCURRENT_DETACH_TIMEOUT_MS}ms"])
         try:
@@ -385,14 +395,3 @@ def _drop(partition: Partition, pending: bool) -> tuple[int, float]:
             cursor.execute(f"ALTER TABLE {parent} DETACH PARTITION {table} {mode}")
         finally:
             cursor.execute("RESET lock_timeout")
-    detach_ms = (time.perf_counter() - started) * 1000
-    # Detached: no query of `logs` reaches it any more, so counting and dropping it blocks nobody.
-    with transaction.atomic(), connection.cursor() as cursor:
-        return _count_and_drop(cursor, table), detach_ms
-
-
-def _count_and_drop(cursor: Any, table: str) -> int:
-    cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 (quoted identifier)
-    rows = int(cursor.fetchone()[0])
-    cursor.execute(f"DROP TABLE {table}")
-    return rows

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
+import psycopg
 import pytest
 from django.apps import apps
 from django.core.management import call_command
@@ -453,6 +454,41 @@ def test_drop_inside_a_transaction_gives_up_quickly_instead_of_queueing_behind_a
         partitions_drop_before(before=d1 + DAY)
     assert "logs_p20230411" in names()
     assert Log.objects.filter(created_at=d1).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drop_before_finishes_a_concurrent_detach_that_was_interrupted(committed_partitions):
+    d1, d2 = utc(2023, 4, 21), utc(2023, 4, 22)
+    logs_ingest(events=[log_event(created_at=d1), log_event(created_at=d1 + 1)])
+    logs_ingest(events=[log_event(created_at=d2)])
+    # Another session's detach gives up while a reader holds the table: the partition is left
+    # "pending detach", invisible to queries and blocking any other concurrent detach.
+    session = connection.get_new_connection(connection.get_connection_params())
+    session.autocommit = True
+    reader = connection.get_new_connection(connection.get_connection_params())
+    try:
+        reader.execute("SELECT count(*) FROM logs").fetchone()
+        session.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            session.execute("ALTER TABLE logs DETACH PARTITION logs_p20230422 CONCURRENTLY")
+    finally:
+        reader.close()
+        session.close()
+    assert "logs_p20230422" not in names()
+    assert Log.objects.filter(created_at=d2).count() == 0
+
+    # The later partition is finished (kept, as it lies after the cut), the earlier one dropped.
+    assert partitions_drop_before(before=d2) == 2
+    assert {"logs_p20230421", "logs_p20230422"} & set(names()) == set()
+    assert fetch("SELECT count(*) FROM logs_p20230422") == [(1,)]
+    assert fetch("SELECT relispartition FROM pg_class WHERE relname = 'logs_p20230422'") == [
+        (False,)
+    ]
+    # Its range takes a new partition; the name is taken, so it gets a suffix.
+    logs_ingest(events=[log_event(created_at=d2 + 7)])
+    assert rows_by_partition() == {"logs_p20230422_1": 1}
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE logs_p20230422")
 
 
 # --- the command ------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def drop_scratch_schema() -> None:
     # Partitions first, one per transaction (see drop_partitioned).
     for (name,) in sql(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relispartition",
+        "WHERE n.nspname = %s AND c.relispartition AND c.relkind = 'r'",
         [SCHEMA],
     ):
         sql(f'DROP TABLE IF EXISTS {SCHEMA}."{name}"')
@@ -183,6 +183,17 @@ def plan_queries(table: str, newest: int) -> dict[str, str]:
     }
 
 
+def measure_insert(table: str, newest: int, repeat: int) -> dict[str, float]:
+    """A 1000-row batch of the latest hour, as ingest writes it: tuple routing plus the indexes."""
+    timings = []
+    for attempt in range(repeat):
+        fill = {"start": newest - 3600, "span": 3600, "rows": 1000, "tag": f"i{attempt}"}
+        started = time.perf_counter()
+        sql(FILL.format(table=f'"{table}"'), fill)
+        timings.append((time.perf_counter() - started) * 1000)
+    return summary(timings)
+
+
 def drop_partitioned(table: str) -> None:
     """Drop a table's partitions one by one: dropping hundreds in one transaction would need a
     lock per partition and per index at once."""
@@ -224,6 +235,7 @@ def bench_planning(counts: list[int], rows: int, repeat: int) -> list[dict[str, 
         for name, statement in plan_queries(table, newest).items():
             measure_query(statement, 3)  # warm the caches
             row[name] = measure_query(statement, repeat)
+        row["insert_1000_ms"] = measure_insert(table, newest, repeat)
         results.append(row)
         drop_partitioned(table)
         print(f"  planning: {count or 'no'} partitions measured", file=sys.stderr)
@@ -349,8 +361,12 @@ def timed_under_ingest(action: Callable[[], int], batch: int, settle: float) -> 
 
 
 def bench_retention(rows: int, rounds: int, batch: int, delete_batch: int) -> dict[str, Any]:
+    from django.conf import settings
+
     from logs.partitions import partitions_drop_before
 
+    # One day per partition, whatever LOG_RETENTION_DAYS would choose.
+    settings.LOG_PARTITION_DAYS = 1
     drops, deletes = [], []
     for round_ in range(rounds):
         fill_day(rows, f"drop{round_}")
@@ -367,6 +383,8 @@ def bench_retention(rows: int, rounds: int, batch: int, delete_batch: int) -> di
         )
         # The deleted rows' partition is empty now; drop it so the next round starts the same.
         partitions_drop_before(before=RETENTION_DAY + DAY)
+        if drops[-1]["rows"] != rows or deletes[-1]["rows"] != rows:
+            sys.exit(f"expected {rows} rows removed, got {drops[-1]} / {deletes[-1]}")
         print(f"  retention: round {round_ + 1}/{rounds} measured", file=sys.stderr)
     return {
         "rows": rows,
@@ -391,7 +409,11 @@ def bench_retention(rows: int, rounds: int, batch: int, delete_batch: int) -> di
 def print_report(report: dict[str, Any]) -> None:
     planning = report.get("planning")
     if planning:
-        names = [k for k in planning[0] if isinstance(planning[0][k], dict)]
+        names = [
+            k
+            for k in planning[0]
+            if isinstance(planning[0][k], dict) and "planning_ms" in planning[0][k]
+        ]
         print("\nList queries against N partitions (ms; median / p95 over the repeats)")
         print(
             f"{'query':<26}{'partitions':>11}{'planning':>17}{'execution':>17}{'wall':>17}"
@@ -409,6 +431,12 @@ def print_report(report: dict[str, Any]) -> None:
                     f"{name:<26}{label:>11}{cells[0]:>17}{cells[1]:>17}{cells[2]:>17}"
                     f"{m['locks']:>7}"
                 )
+    if planning:
+        print("\nInsert of a 1000-row batch (ms; median / p95)")
+        for row in planning:
+            m = row["insert_1000_ms"]
+            label = row["partitions"] or "none"
+            print(f"{label:>11} partitions {m['median']:>8.2f} /{m['p95']:>7.2f}")
     retention = report.get("retention")
     if retention:
         print(
@@ -460,11 +488,12 @@ def main(argv: list[str] | None = None) -> None:
             report["retention"] = bench_retention(
                 args.rows, args.rounds, args.ingest_batch, args.delete_batch
             )
-    print_report(report)
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten to {path}")
+        report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        print_report(report)
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
+        print(f"\nwritten to {path}")
 
 
 def conditions() -> dict[str, Any]:
@@ -482,6 +511,8 @@ def conditions() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "log_partition_days": settings.LOG_PARTITION_DAYS,
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        # Other work on the machine skews every figure; this is the 1/5/15-minute load.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -239,12 +239,12 @@ USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", None)
 
 
 def log_partition_days_default(retention_days: int | None) -> int:
-    """Daily partitions when retention keeps at most 60 days, weekly up to two years, else (and
-    when logs are kept forever) 28 days: about 100 partitions at most for years, because every
-    all-time query plans and locks each one (docs/partitioning.md has the measurements)."""
+    """Daily partitions when retention keeps at most 60 days, weekly up to 400 days, else (and
+    when logs are kept forever) 28 days: about 60 partitions, or 13 a year when kept forever,
+    because every all-time query plans and locks each one (docs/partitioning.md measures it)."""
     if retention_days and retention_days <= 60:
         return 1
-    if retention_days and retention_days <= 730:
+    if retention_days and retention_days <= 400:
         return 7
     return 28
 

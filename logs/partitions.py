@@ -145,6 +145,18 @@ def partitions_ensure_for(*, events: Sequence[Dated]) -> list[str]:
     return _ensure_windows(unknown, width, check_first=True)
 
 
+def partitions_learn() -> None:
+    """Read the committed partitions into this process's cache, so that ingest into them costs
+    no catalog query. Run after migrate; does nothing inside a transaction, whose uncommitted
+    partitions could still be rolled back."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        catalog = _catalog(cursor)
+    if catalog is not None:
+        _remember((p.lower, p.upper) for p in catalog[0] if (p.lower, p.upper) not in _uncommitted)
+
+
 def partitions_drop_before(*, before: int) -> int:
     """Drop every partition lying entirely before `before` (its upper bound <= before), and
     return how many rows they held (an exact count taken on each detached partition just before
@@ -250,7 +262,7 @@ def _catalog(cursor: Any) -> tuple[list[Partition], list[Partition]] | None:
         "i.inhdetachpending FROM pg_class p "
         "LEFT JOIN pg_inherits i ON i.inhparent = p.oid "
         "LEFT JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE p.oid = %s::regclass",
+        "WHERE p.oid = to_regclass(%s)",
         [_parent()],
     )
     rows = cursor.fetchall()

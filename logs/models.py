@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -19,6 +20,17 @@ class LogType(models.IntegerChoices):
     SYSTEM = 4, "system"
     ERROR = 5, "error"
     REFUND = 6, "refund"
+
+
+class LogManager(models.Manager.from_queryset(LogQuerySet)):  # type: ignore[misc]
+    def bulk_create(self, objs: Iterable[Log], *args: Any, **kwargs: Any) -> list[Log]:
+        # PostgreSQL: the rows need their time partitions (late import: logs/partitions.py
+        # imports this module).
+        from logs.partitions import partitions_ensure_for
+
+        objs = list(objs)
+        partitions_ensure_for(events=objs)
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class Log(models.Model):
@@ -50,7 +62,7 @@ class Log(models.Model):
     endpoint = models.CharField(max_length=128, blank=True, default="")
     other = models.JSONField(default=dict, blank=True)
 
-    objects = LogQuerySet.as_manager()
+    objects = LogManager()
 
     class Meta:
         db_table = "logs"

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import models
 
 if TYPE_CHECKING:
-    from logs.models import Log
+    from logs.models import Log  # noqa: F401
 
 
 class LogQuerySet(models.QuerySet["Log"]):
-    def bulk_create(self, objs: Iterable[Log], *args: Any, **kwargs: Any) -> list[Log]:
-        # PostgreSQL: the rows need their time partitions (logs/partitions.py imports the model,
-        # hence the late import).
-        from logs.partitions import partitions_ensure_for
-
-        objs = list(objs)
-        partitions_ensure_for(events=objs)
-        return super().bulk_create(objs, *args, **kwargs)
-
     def for_user(self, user_id: int) -> LogQuerySet:
         return self.filter(user_id=user_id)
 

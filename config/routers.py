@@ -13,8 +13,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connections
-from django.http import HttpRequest, HttpResponse
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 REPLICA = "replica"
 PRIMARY = "default"
@@ -61,7 +61,11 @@ def is_read_only(request: HttpRequest) -> bool:
 
 class ReadOnlyRequestMiddleware:
     """Routes read-only requests' reads to the replica and, on PostgreSQL, bounds every statement
-    they run with `READ_STATEMENT_TIMEOUT_MS`, so one slow report cannot pile up on the server."""
+    they run with `READ_STATEMENT_TIMEOUT_MS`, so one slow report cannot pile up on the server.
+
+    The bound is set just before the request's first statement (a request that runs no query
+    opens no connection) and reset when the response is finished (after streaming, for exports).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -69,35 +73,62 @@ class ReadOnlyRequestMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_read_only(request):
             return self.get_response(request)
-        with read_only_request():
-            alias = REPLICA if replica_configured() else PRIMARY
-            timeout = settings.READ_STATEMENT_TIMEOUT_MS
-            bounded = bool(timeout) and connections[alias].vendor == "postgresql"
-            if bounded:
-                with connections[alias].cursor() as cursor:
-                    cursor.execute("SET statement_timeout = %s", [int(timeout)])
+        alias = REPLICA if replica_configured() else PRIMARY
+        connection = connections[alias]
+        timeout = int(settings.READ_STATEMENT_TIMEOUT_MS or 0)
+        if not timeout or connection.vendor != "postgresql":
+            with read_only_request():
+                return self.get_response(request)
+        bound = _StatementBound(timeout)
+        with read_only_request(), connection.execute_wrapper(bound):
             try:
                 response = self.get_response(request)
-                if response.streaming:
-                    # A streamed export runs after this returns; leave the bound in place for it
-                    # and reset it when the response is closed.
-                    response._resource_closers.append(lambda: _reset_timeout(alias, bounded))
-                    return response
             except BaseException:
-                _reset_timeout(alias, bounded)
+                bound.reset(connection)
                 raise
-            _reset_timeout(alias, bounded)
+        if isinstance(response, StreamingHttpResponse):
+            # The export's queries run while the body streams: keep the bound for them (the
+            # wrapper is gone, so set it now if no query ran yet) and reset it at close.
+            def stream_with_bound(content: Any) -> Iterator[Any]:
+                with read_only_request(), connection.execute_wrapper(bound):
+                    yield from content
+
+            response.streaming_content = stream_with_bound(response.streaming_content)
+            response._resource_closers.append(lambda: bound.reset(connection))
             return response
+        bound.reset(connection)
+        return response
 
 
-def _reset_timeout(alias: str, bounded: bool) -> None:
-    connection = connections[alias]
-    if not bounded or connection.connection is None:
-        return
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET statement_timeout")
-    except DatabaseError:
-        # The connection is broken or its transaction aborted: do not reuse it with the bound.
-        if not connection.in_atomic_block:
-            connection.close()
+class _StatementBound:
+    """An execute wrapper that sets `statement_timeout` once, before the first statement."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.timeout_ms = timeout_ms
+        self.active = False
+
+    def __call__(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        if not self.active:
+            self.active = True
+            # The driver's own cursor: bypasses the wrappers (no recursion).
+            context["cursor"].cursor.execute(f"SET statement_timeout = {int(self.timeout_ms)}")
+        return execute(sql, params, many, context)
+
+    def reset(self, connection: Any) -> None:
+        if not self.active or connection.connection is None:
+            return
+        self.active = False
+        try:
+            # The driver's connection: like the SET, outside Django's query log and wrappers.
+            connection.connection.execute("RESET statement_timeout")
+        except Exception:
+            # Broken connection or aborted transaction: do not reuse it with the bound.
+            if not connection.in_atomic_block:
+                connection.close()

@@ -42,28 +42,34 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def database_from_url(url: str) -> dict[str, object]:
-    """Turn `postgres://user:pass@host:port/name?opt=v` or `sqlite:///path` into a DATABASES entry."""
+    """A DATABASES entry for `postgres://user:pass@host:port/name?option=value` or for
+    `sqlite:///relative/path`, `sqlite:////absolute/path`, `sqlite://:memory:`.
+
+    User, password and host are percent-decoded (a socket directory is written `%2Fvar%2Frun`);
+    query options go to the driver (`?sslmode=require`)."""
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
-        config: dict[str, object] = {
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"DATABASE_URL has an invalid port: {exc}") from None
+        return {
             # django.db.backends.postgresql, aware of the partitioned logs table.
             "ENGINE": "config.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "tokenledger",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
+            "HOST": unquote(parts.hostname or ""),
+            "PORT": str(port or ""),
             "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
-        return config
     if parts.scheme == "sqlite":
-        # sqlite:///relative/path, sqlite:////absolute/path, sqlite://:memory:
-        path = url[len("sqlite://") :]
-        if path.startswith("/"):
-            path = path[1:] if not path.startswith("//") else path[1:]
+        path = parts.netloc + parts.path
+        if not parts.netloc:
+            path = path[1:]  # the third slash separates the (empty) host from the path
         return sqlite_database(path or str(VAR_DIR / "tokenledger.sqlite3"))
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
 
@@ -134,6 +140,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "usage.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -151,6 +158,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "usage.context_processors.layout",
             ],
         },
     },
@@ -174,6 +182,7 @@ READ_STATEMENT_TIMEOUT_MS = env_int("READ_STATEMENT_TIMEOUT_MS", 15000) or 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.GatewayUserBackend"]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -192,7 +201,28 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[object] = [BASE_DIR / "static"]
+# Front-end packages come from the npm registry (package.json pins them, `npm ci` installs them
+# under node_modules/, never committed). Chart.js is served from there at a stable path; when it
+# is not installed the templates fall back to the CDN copy (VENDOR_SCRIPTS).
+NODE_MODULES_DIR = BASE_DIR / "node_modules"
+if (NODE_MODULES_DIR / "chart.js" / "dist").is_dir():
+    STATICFILES_DIRS.append(("vendor/chart.js", NODE_MODULES_DIR / "chart.js" / "dist"))
+VENDOR_SCRIPTS = {
+    # The version must equal package-lock.json's and the hash that of its dist/chart.umd.js
+    # (tests/test_assets.py checks both).
+    "chart.js": {
+        "version": "4.6.1",
+        "path": "vendor/chart.js/chart.umd.js",
+        "cdn": "https://cdn.jsdelivr.net/npm/chart.js@4.6.1/dist/chart.umd.js",
+        "integrity": "sha384-lm7tNiW/3uF4tLujoEeoR94zIODe3hCWqRtW0UgxpQE3QslzOhlD22UqQk1tSBhB",
+    },
+}
+# Outside production WhiteNoise serves straight from the finders, so `runserver` and gunicorn
+# work without collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -280,7 +310,9 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) or 0
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # On by default as in cookiecutter-django (check --deploy asks for it); the header only
+    # permits a submission to the browsers' preload list, it does not submit anything.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -208,7 +208,8 @@ def event_parse(raw: Any, *, now: int) -> LogEvent | list[str]:
     if unknown:
         errors.append(f"unknown field(s): {', '.join(sorted(unknown)[:10])}")
 
-    strings: dict[str, str] = {}
+    # Any: `strings` and `counters` are spread into LogEvent by name, which mypy cannot check.
+    strings: dict[str, Any] = {}
     for name, (low, high) in STRING_LIMITS.items():
         if name not in raw:
             continue
@@ -240,7 +241,9 @@ def event_parse(raw: Any, *, now: int) -> LogEvent | list[str]:
     if log_type > 6:
         errors.append("type: must be between 0 and 6")
 
-    counters = {name: _int(raw, name, errors, minimum=0, default=0) for name in COUNTER_FIELDS}
+    counters: dict[str, Any] = {
+        name: _int(raw, name, errors, minimum=0, default=0) for name in COUNTER_FIELDS
+    }
     if "channel" in raw:
         alias = _int(raw, "channel", errors, minimum=0, default=0)
         if "channel_id" in raw and alias != counters["channel_id"]:
@@ -281,6 +284,6 @@ def event_parse(raw: Any, *, now: int) -> LogEvent | list[str]:
         is_stream=is_stream,
         ip=ip,
         other=other,
-        **strings,  # type: ignore[arg-type]
+        **strings,
         **counters,
     )

@@ -6,7 +6,9 @@ pre-aggregating by quarter-hour exact for every zone, including +05:30, +05:45 a
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import math
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 QUARTER = 900
@@ -97,3 +99,90 @@ def bucket_starts(start: int, end: int, tz: ZoneInfo, granularity: str) -> list[
             )
         current = bucket_next(current, tz, granularity)
     return starts
+
+
+# --- Parsing of the range parameters of the statistics APIs -------------------------------------
+# Shared by every family so that "a day", "inclusive" and "in that zone" mean the same everywhere.
+
+# The largest timestamp accepted: the end of year 9998 UTC, so that every bucket computation
+# (a zone's local date, the following week or month) stays inside Python's datetime range.
+MAX_TIMESTAMP = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp()) - 1
+MIN_YEAR, MAX_YEAR = 1970, 9998
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DAY = 86_400
+
+
+def date_parse(text: str) -> date:
+    """A calendar date written exactly `YYYY-MM-DD` (sub2api's layout), years 1970..9998."""
+    text = text.strip()
+    if not _ISO_DATE.fullmatch(text):
+        raise BucketError(f"{text[:32]!r} is not a date; use YYYY-MM-DD, e.g. 2025-01-31")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise BucketError(f"{text!r} is not a calendar date") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise BucketError(f"{text!r} is out of range (years {MIN_YEAR}..{MAX_YEAR})")
+    return day
+
+
+def day_span(first: date, last: date, tz: ZoneInfo) -> tuple[int, int]:
+    """The inclusive Unix range covering the local calendar days `first`..`last` of `tz`: from
+    the first day's midnight to the second before the midnight after `last` (23 or 25 hours
+    long on DST days)."""
+    return local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz) - 1
+
+
+def instant_parse(text: str) -> date | datetime:
+    """An ISO 8601 date (`2024-08-01`) or date-time (`2024-08-01T10:00:00Z`, with an offset, or
+    naive), as `date.fromisoformat`/`datetime.fromisoformat` read them. A naive date-time and a
+    date are resolved against a zone later, by `instant_seconds`."""
+    text = text.strip()
+    if not text or len(text) > 64:
+        raise BucketError("use an ISO 8601 date or date-time, e.g. 2024-08-01T00:00:00Z")
+    try:
+        value: date | datetime
+        if "T" in text.upper() or " " in text:
+            value = datetime.fromisoformat(text)
+        else:
+            value = date.fromisoformat(text)
+    except ValueError:
+        raise BucketError(
+            f"{text[:64]!r} is not an ISO 8601 date or date-time, e.g. 2024-08-01T00:00:00Z"
+        ) from None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise BucketError(f"{text!r} is out of range (years {MIN_YEAR}..{MAX_YEAR})")
+    return value
+
+
+def instant_timestamp(value: date | datetime, tz: ZoneInfo, *, end: bool) -> float:
+    """Unix time of a parsed instant as a bound of a range. A date alone is its whole local day
+    in `tz`: its midnight as a start, its last second as an end. A naive date-time is wall time
+    in `tz`. Fractions of a second are kept (see `instant_seconds`)."""
+    if not isinstance(value, datetime):
+        first, last = day_span(value, value, tz)
+        return float(last if end else first)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.timestamp()
+
+
+def instant_seconds(value: date | datetime, tz: ZoneInfo, *, end: bool) -> int:
+    """`instant_timestamp` in whole seconds for an inclusive bound: fractions round inwards (up
+    for a start, down for an end), so a log stamped with whole seconds is inside the bound
+    exactly when its instant is."""
+    seconds = instant_timestamp(value, tz, end=end)
+    return math.floor(seconds) if end else math.ceil(seconds)
+
+
+def months_before(ts: int, tz: ZoneInfo, months: int) -> int:
+    """The instant `months` calendar months before `ts`, at the same wall time in `tz`; a day
+    missing from the earlier month becomes its last day (31 March -> 28/29 February)."""
+    local = datetime.fromtimestamp(ts, tz)
+    index = local.year * 12 + (local.month - 1) - months
+    year, month = divmod(index, 12)
+    month += 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    day = min(local.day, (following - timedelta(days=1)).day)
+    earlier = local.replace(year=year, month=month, day=day, fold=0)
+    return int(earlier.timestamp())

@@ -174,3 +174,112 @@ def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
     """Totals of the logs with start <= created_at <= end matching `where`."""
     rows = usage_rows(start=start, end=end, where=where)
     return rows[0].totals if rows else UsageTotals()
+
+
+# --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------
+# They read the raw logs through the Log queryset. Their results are bounded (one aggregate row,
+# one row per (model, endpoint), one page of logs), and each is served by a logs index.
+
+
+def usage_recent_totals(*, where: UsageFilter, since: int) -> UsageTotals:
+    """Totals of the logs matching `where` with created_at >= `since`, with no upper bound (a
+    gateway may stamp a log a little ahead of our clock). For "requests/tokens per minute over
+    the last N minutes" (sub2api's dashboard rpm/tpm: N = 5). Only `requests`, the four token
+    classes, `quota` and `duration_ms` are filled."""
+    record = Log.objects.filter(where.q(), created_at__gte=since).aggregate(
+        requests=Count("id"),
+        quota=Coalesce(Sum("quota"), 0),
+        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
+        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
+        cache_read_tokens=Coalesce(Sum("cache_read_tokens"), 0),
+        cache_creation_tokens=Coalesce(Sum("cache_creation_tokens"), 0),
+        duration_ms=Coalesce(Sum("duration_ms"), 0),
+    )
+    return UsageTotals(**{name: int(value) for name, value in record.items()})
+
+
+def usage_top_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[str, str]:
+    """For each model of the logs with start <= created_at <= end matching `where`, the request
+    path (`endpoint`) it was called through most often; ties go to the alphabetically first
+    path. Logs without an endpoint are ignored, so a model none of whose logs names one is
+    absent from the result (AceData's `api_map[...].path`; callers show "")."""
+    counts = (
+        Log.objects.filter(where.q(), created_at__gte=start, created_at__lte=end)
+        .exclude(endpoint="")
+        .values("model_name", "endpoint")
+        .annotate(uses=Count("id"))
+        .order_by()
+    )
+    best: dict[str, tuple[int, str]] = {}
+    for record in counts:
+        model, endpoint, uses = record["model_name"], record["endpoint"], int(record["uses"])
+        current = best.get(model)
+        if current is None or (-uses, endpoint) < (-current[0], current[1]):
+            best[model] = (uses, endpoint)
+    return {model: endpoint for model, (_, endpoint) in best.items()}
+
+
+# What the per-request usage views show of a log (sub2api's UsageLog); `content` and `other`
+# can be large and are not part of it.
+USAGE_LOG_FIELDS = (
+    "id",
+    "created_at",
+    "type",
+    "user_id",
+    "token_id",
+    "token_name",
+    "model_name",
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "duration_ms",
+    "first_token_ms",
+    "is_stream",
+    "group",
+    "request_id",
+)
+
+
+@dataclass(slots=True)
+class LogPage:
+    items: list[Log]
+    total: int  # exact when not total_is_capped, else the cap
+    total_is_capped: bool
+
+
+def usage_log_page(
+    *,
+    where: UsageFilter,
+    start: int | None,
+    end: int | None,
+    is_stream: bool | None = None,
+    offset: int,
+    limit: int,
+    count_cap: int,
+) -> LogPage:
+    """One page of the logs matching `where` with start <= created_at <= end (None: unbounded)
+    and, when `is_stream` is given, that stream flag; newest first (created_at desc, id desc).
+
+    `total` counts at most `count_cap` logs (a COUNT over a LIMITed subquery), so a page costs
+    the same on a user with ten million logs as on one with ten thousand; past the cap,
+    `total_is_capped` is set. When the page itself shows where the matches end, no count query
+    is made. Only USAGE_LOG_FIELDS are loaded."""
+    qs = Log.objects.filter(where.q()).between(start, end)
+    if is_stream is not None:
+        qs = qs.filter(is_stream=is_stream)
+    items = list(qs.newest_first().only(*USAGE_LOG_FIELDS)[offset : offset + limit])
+    if 0 < len(items) < limit or (offset == 0 and not items):
+        return LogPage(items=items, total=offset + len(items), total_is_capped=False)
+    counted = qs.order_by()[: count_cap + 1].count()
+    if counted > count_cap:
+        return LogPage(items=items, total=count_cap, total_is_capped=True)
+    return LogPage(items=items, total=counted, total_is_capped=False)
+
+
+def usage_log_get(*, log_id: int, where: UsageFilter) -> Log | None:
+    """The log with this id if it matches `where` (callers scope `where` to the caller's user
+    id, so another user's log is indistinguishable from a missing one), else None. Only
+    USAGE_LOG_FIELDS are loaded."""
+    return Log.objects.filter(where.q(), pk=log_id).only(*USAGE_LOG_FIELDS).first()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import connection, transaction
 
 from accounts.models import Channel, User
@@ -40,6 +41,9 @@ LOG_COLUMNS = (
     "endpoint",
     "other",
 )
+# What a log row's values are made of (the types the database driver adapts).
+SqlValue = int | str | bool | None
+
 PG_COLUMN_TYPES = {
     "created_at": "bigint",
     "type": "smallint",
@@ -106,7 +110,7 @@ def users_provision(*, events: Sequence[LogEvent]) -> None:
     if holders:
         User.objects.bulk_update(holders, ["username"])
     new = [
-        User(id=uid, username=name, password="!")
+        User(id=uid, username=name, password=UNUSABLE_PASSWORD_PREFIX)
         for uid, name in changes.items()
         if uid not in known
     ]
@@ -119,12 +123,9 @@ def users_provision(*, events: Sequence[LogEvent]) -> None:
 
 def channels_provision(*, events: Sequence[LogEvent]) -> None:
     """Create or rename the channels named in the batch (id 0 is "no channel")."""
-    wanted = {
-        cid: name
-        for cid, name in _newest_per_key(
-            [e for e in events if e.channel_id and e.channel_name], "channel_id", "channel_name"
-        ).items()
-    }
+    wanted = _newest_per_key(
+        [e for e in events if e.channel_id and e.channel_name], "channel_id", "channel_name"
+    )
     if not wanted:
         return
     known = dict(Channel.objects.filter(id__in=wanted).values_list("id", "name"))
@@ -162,7 +163,7 @@ def _keys_claim(events: Sequence[LogEvent]) -> set[str]:
             )
         else:
             placeholders = ",".join(["(%s, %s)"] * len(keyed))
-            params: list[object] = []
+            params: list[SqlValue] = []
             for key, created in keyed.items():
                 params += [key, created]
             cursor.execute(
@@ -173,7 +174,7 @@ def _keys_claim(events: Sequence[LogEvent]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _row(event: LogEvent) -> list[object]:
+def _row(event: LogEvent) -> list[SqlValue]:
     return [
         event.created_at,
         event.type,

@@ -320,25 +320,10 @@ def fill_day(rows: int, tag: str) -> None:
 
 
 def delete_in_batches(before: int, batch_size: int) -> int:
-    """The log-API's `logs_delete_before` when it exists; else the same thing written here."""
-    try:
-        from logs.services import logs_delete_before  # type: ignore[attr-defined]
-    except ImportError:
-        logs_delete_before = None
-    if logs_delete_before is not None:
-        return int(logs_delete_before(before=before, batch_size=batch_size))
-    deleted = 0
-    while True:
-        rows = sql(
-            "WITH doomed AS (SELECT id, created_at FROM logs WHERE created_at < %s "
-            "ORDER BY created_at, id LIMIT %s) "
-            "DELETE FROM logs USING doomed WHERE logs.id = doomed.id "
-            "AND logs.created_at = doomed.created_at RETURNING 1",
-            [before, batch_size],
-        )
-        deleted += len(rows)
-        if len(rows) < batch_size:
-            return deleted
+    """The log API's batched DELETE, as `purge_logs` and `DELETE /api/log/` run it."""
+    from logs.services import logs_delete_before
+
+    return int(logs_delete_before(before=before, batch_size=batch_size))
 
 
 def timed_under_ingest(action: Callable[[], int], batch: int, settle: float) -> dict[str, Any]:

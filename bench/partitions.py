@@ -326,12 +326,64 @@ def delete_in_batches(before: int, batch_size: int) -> int:
     return int(logs_delete_before(before=before, batch_size=batch_size))
 
 
+class LockProbe:
+    """Samples pg_stat_activity every 5 ms from its own session and records every other session
+    of the database found waiting on a lock (latency alone cannot tell blocking from CPU
+    contention on a shared machine)."""
+
+    def __init__(self, exclude_pid: int) -> None:
+        self.exclude_pid = exclude_pid
+        self.waits: dict[tuple[int, str, str], list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        session = connection.get_new_connection(connection.get_connection_params())
+        session.autocommit = True
+        try:
+            while not self._stop.is_set():
+                for pid, event, query in session.execute(
+                    "SELECT pid, wait_event, left(query, 50) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database() "
+                    "AND pid <> %s",
+                    [self.exclude_pid],
+                ).fetchall():
+                    self.waits.setdefault((pid, event, query), []).append(time.perf_counter())
+                time.sleep(0.005)
+        finally:
+            session.close()
+
+    def start(self) -> LockProbe:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[dict[str, Any]]:
+        self._stop.set()
+        self._thread.join(10)
+        return [
+            {
+                "pid": pid,
+                "waiting_on": event,
+                "query": query,
+                "seen_ms": round((v[-1] - v[0]) * 1000, 1),
+            }
+            for (pid, event, query), v in self.waits.items()
+        ]
+
+
 def timed_under_ingest(action: Callable[[], int], batch: int, settle: float) -> dict[str, Any]:
+    from django.db import connection
+
     loop = IngestLoop(batch).start()
     time.sleep(settle)
+    connection.ensure_connection()
+    probe = LockProbe(exclude_pid=connection.connection.info.backend_pid).start()
     started = time.perf_counter()
     rows = action()
     ended = time.perf_counter()
+    waits = probe.stop()
     time.sleep(settle)
     loop.stop()
     during = loop.during(started, ended)
@@ -341,6 +393,8 @@ def timed_under_ingest(action: Callable[[], int], batch: int, settle: float) -> 
         "ingest_ms_before": summary(loop.before(started)),
         "ingest_ms_during": summary(during),
         "longest_stall_ms": round(max(during), 1) if during else 0.0,
+        # Sessions other than the one running the operation seen waiting on a lock meanwhile.
+        "others_waiting_on_locks": waits,
         "ingest_errors": loop.errors[:3],
     }
 
@@ -436,6 +490,12 @@ def print_report(report: dict[str, Any]) -> None:
                 f"{part['longest_stall_ms']['max']:>7.1f} ms"
             )
         for key in ("drop", "delete"):
+            waits = [w for r in retention[key]["rounds"] for w in r["others_waiting_on_locks"]]
+            longest = max((w["seen_ms"] for w in waits), default=0.0)
+            print(
+                f"  {key}: other sessions seen waiting on a lock: {len(waits)} "
+                f"(longest seen {longest} ms)"
+            )
             first = retention[key]["rounds"][0]
             print(
                 f"  {key}: ingest batch ms before p50 {first['ingest_ms_before']['median']}, "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -20,6 +23,17 @@ class LogType(models.IntegerChoices):
     SYSTEM = 4, "system"
     ERROR = 5, "error"
     REFUND = 6, "refund"
+
+
+class LogManager(models.Manager.from_queryset(LogQuerySet)):  # type: ignore[misc]
+    def bulk_create(self, objs: Iterable[Log], *args: Any, **kwargs: Any) -> list[Log]:
+        # PostgreSQL: the rows need their time partitions (late import: logs/partitions.py
+        # imports this module).
+        from logs.partitions import partitions_ensure_for
+
+        objs = list(objs)
+        partitions_ensure_for(events=objs)
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class Log(models.Model):
@@ -51,7 +65,7 @@ class Log(models.Model):
     endpoint = models.CharField(max_length=128, blank=True, default="")
     other = models.JSONField(default=dict, blank=True)
 
-    objects = LogQuerySet.as_manager()
+    objects = LogManager()
 
     class Meta:
         db_table = "logs"
@@ -145,6 +159,14 @@ class Log(models.Model):
 
     def __str__(self) -> str:
         return f"log {self.id} ({self.username}, {self.model_name})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # PostgreSQL: the row needs its time partition (the ingest service, which writes nearly
+        # every log, ensures them itself). Late import: logs/partitions.py imports this module.
+        from logs.partitions import partitions_ensure_for
+
+        partitions_ensure_for(events=[self])
+        super().save(*args, **kwargs)
 
 
 class IngestKey(models.Model):

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from accounts.models import Channel, User
 from logs.events import LogEvent
 from logs.models import IngestKey, Log
+from logs.partitions import partitions_ensure_for
 
 LOG_COLUMNS = (
     "created_at",
@@ -249,5 +250,6 @@ def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
         return result
     users_provision(events=accepted)
     channels_provision(events=accepted)
+    partitions_ensure_for(events=accepted)  # PostgreSQL: a partition for every created_at
     _logs_insert(accepted)
     return result

@@ -98,7 +98,7 @@ def test_database_url_for_postgres_decodes_every_part(monkeypatch):
     )
 
     assert config == {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "config.postgresql",
         "NAME": "usage",
         "USER": "ledger",
         "PASSWORD": "p@ss:word",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.db import transaction
 
 from logs.models import Log
+from logs.partitions import partitions_drop_before
 
 DELETE_BATCH = 5000
 
@@ -26,10 +27,16 @@ def logs_delete_before(
     killed worker, Ctrl-C) leaves every committed batch deleted and the rest intact; running it
     again finishes the job. Only the `logs` table is touched: usage aggregates and the
     idempotency keys outlive the raw logs. `on_batch` receives the running total after each
-    batch (progress reporting)."""
+    batch (progress reporting).
+
+    On PostgreSQL the partitions lying entirely before `before` are dropped whole first
+    (`logs.partitions.partitions_drop_before`: seconds instead of minutes for a day of logs, and
+    no long lock); the batches then only touch the partition that straddles the cut-off."""
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    total = 0
+    total = partitions_drop_before(before=before)
+    if total and on_batch is not None:
+        on_batch(total)
     while True:
         with transaction.atomic():
             oldest = (

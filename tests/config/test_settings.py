@@ -29,6 +29,8 @@ PROJECT_VARIABLES = (
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_PRELOAD",
+    # Set by tests/browser/conftest.py for Playwright's event loop; check --deploy warns on it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 

@@ -556,3 +556,16 @@ def test_manage_partitions_lists_the_partitions(ingest, time_machine):
     lines = out.getvalue().splitlines()
     assert "logs_p20270531  2027-05-31 00:00:00Z .. 2027-06-01 00:00:00Z  ? rows" in lines
     assert lines[-1] == "logs_p20270601  2027-06-01 00:00:00Z .. 2027-06-02 00:00:00Z  ? rows"
+
+
+def test_delete_api_drops_whole_partitions_and_deletes_the_straddling_rest(ingest, admin_api):
+    d1, d2 = utc(2023, 3, 1), utc(2023, 3, 2)
+    ingest(
+        [log_event(created_at=d1 + i * 3600) for i in range(5)]
+        + [log_event(created_at=d2 + i * 3600) for i in range(4)]
+    )
+    # d2 + 2 h cuts the second day: its first two logs go by DELETE, the first day by a drop.
+    response = admin_api.delete(f"/api/log/?target_timestamp={d2 + 7200}")
+    assert response.json() == {"success": True, "message": "", "data": 7}
+    assert "logs_p20230301" not in names()
+    assert sorted(Log.objects.values_list("created_at", flat=True)) == [d2 + 7200, d2 + 10800]

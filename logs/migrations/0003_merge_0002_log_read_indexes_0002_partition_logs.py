@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('logs', '0002_log_read_indexes'),
-        ('logs', '0002_partition_logs'),
+        ("logs", "0002_log_read_indexes"),
+        ("logs", "0002_partition_logs"),
     ]
 
-    operations = [
-    ]
+    operations = []

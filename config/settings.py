@@ -64,7 +64,10 @@ def database_from_url(url: str) -> dict[str, object]:
             "PORT": str(port or ""),
             "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": options,
+            # JIT compilation costs 20-100 ms on a query the planner overestimates (a range join
+            # over the usage rollups, docs/aggregates.md) and buys nothing on this app's short
+            # queries. `?options=...` in the URL replaces this.
+            "OPTIONS": {"options": "-c jit=off", **options},
         }
     if parts.scheme == "sqlite":
         path = parts.netloc + parts.path

@@ -46,9 +46,7 @@ def local_date(ts: int, tz: ZoneInfo) -> date:
 def bucket_floor(ts: int, tz: ZoneInfo, granularity: str) -> int:
     """Start of the bucket holding `ts`."""
     if granularity == "hour":
-        offset = datetime.fromtimestamp(ts, tz).utcoffset()
-        seconds = int(offset.total_seconds()) if offset is not None else 0
-        return ts - (ts + seconds) % 3600
+        return _hour_floor(ts, tz)
     day = local_date(ts, tz)
     if granularity == "day":
         return local_midnight(day, tz)
@@ -74,27 +72,59 @@ def bucket_next(start: int, tz: ZoneInfo, granularity: str) -> int:
     raise BucketError(f"granularity must be one of {', '.join(GRANULARITIES)}")
 
 
+def _offset(ts: int, tz: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(ts, tz).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _offset_change(before: int, after: int, tz: ZoneInfo) -> int:
+    """The first instant in (before, after] whose UTC offset is the one at `after` (the offset
+    at `before` differs; one change at most lies between them, as within any hour)."""
+    target = _offset(after, tz)
+    while after - before > 1:
+        middle = (before + after) // 2
+        if _offset(middle, tz) == target:
+            after = middle
+        else:
+            before = middle
+    return after
+
+
+# An hour bucket starts where the local clock shows a whole hour, or where the UTC offset
+# changes. With whole-hour DST changes that is every real hour (a fall-back night has two
+# buckets labelled 01:00); Lord Howe Island's half-hour changes make one 30-minute bucket.
+
+
+def _hour_floor(ts: int, tz: ZoneInfo) -> int:
+    offset = _offset(ts, tz)
+    floor = ts - (ts + offset) % 3600
+    if _offset(floor, tz) == offset:
+        return floor
+    return _offset_change(floor, ts, tz)
+
+
 def _next_hour(start: int, tz: ZoneInfo) -> int:
-    # Offsets change by multiples of 15 minutes, so the next boundary is within 15..60 minutes
-    # (a half-hour DST shift, as on Lord Howe Island, makes a 30-minute "hour").
-    candidate = start + QUARTER
-    while bucket_floor(candidate, tz, "hour") == start:
-        candidate += QUARTER
-    return bucket_floor(candidate, tz, "hour")
+    offset = _offset(start, tz)
+    following = start + 3600 - (start + offset) % 3600
+    if _offset(following - 1, tz) == offset:
+        return following
+    return _offset_change(start, following - 1, tz)
 
 
-def bucket_starts(start: int, end: int, tz: ZoneInfo, granularity: str) -> list[int]:
+def bucket_starts(
+    start: int, end: int, tz: ZoneInfo, granularity: str, *, limit: int = MAX_BUCKETS
+) -> list[int]:
     """Every bucket start from the bucket holding `start` to the one holding `end` (inclusive),
-    for zero-filling. Raises BucketError past MAX_BUCKETS."""
+    for zero-filling. Raises BucketError past `limit` buckets (default MAX_BUCKETS)."""
     if end < start:
         raise BucketError("the range ends before it starts")
     current = bucket_floor(start, tz, granularity)
     starts: list[int] = []
     while current <= end:
         starts.append(current)
-        if len(starts) > MAX_BUCKETS:
+        if len(starts) > limit:
             raise BucketError(
-                f"the range holds more than {MAX_BUCKETS} {granularity} buckets; "
+                f"the range holds more than {limit} {granularity} buckets; "
                 "choose a coarser granularity or a shorter range"
             )
         current = bucket_next(current, tz, granularity)
@@ -186,3 +216,89 @@ def months_before(ts: int, tz: ZoneInfo, months: int) -> int:
     day = min(local.day, (following - timedelta(days=1)).day)
     earlier = local.replace(year=year, month=month, day=day, fold=0)
     return int(earlier.timestamp())
+
+
+# Resolutions of the rollup tables (usage/models.py): each divides the next, all aligned to the
+# Unix epoch, so any quarter-aligned interval splits into whole rollup buckets.
+SPANS = (QUARTER, 3600, 86400)
+
+
+def bucket_of(ts: int, span: int) -> int:
+    """The start of the rollup bucket of `span` seconds holding `ts` (ts >= 0). The ingest path,
+    rebuild_usage and verify_usage all bucket with this (SQL: created_at - created_at % span)."""
+    return ts - ts % span
+
+
+Piece = tuple[int, int, int, int]  # (span, lo, hi, label): the span-buckets in [lo, hi) count
+# toward the output bucket `label`; span 0 means raw logs with lo <= created_at < hi.
+
+
+def segments(
+    start: int,
+    end: int,
+    tz: ZoneInfo | None,
+    granularity: str | None,
+    *,
+    limit: int = MAX_BUCKETS,
+) -> list[tuple[int, int, int]]:
+    """The inclusive range [start, end] cut at the zone's bucket boundaries: half-open
+    (lo, hi, label) triples, label being the bucket start (0 when not bucketed). Raises
+    BucketError past `limit` buckets."""
+    if end < start:
+        return []
+    stop = end + 1
+    if granularity is None or tz is None:
+        return [(start, stop, 0)]
+    starts = bucket_starts(start, end, tz, granularity, limit=limit)
+    bounds = [*starts[1:], bucket_next(starts[-1], tz, granularity)]
+    return [(max(lo, start), min(hi, stop), lo) for lo, hi in zip(starts, bounds, strict=True)]
+
+
+def pieces(
+    cuts: list[tuple[int, int, int]], spans: tuple[int, ...] = SPANS
+) -> tuple[list[Piece], list[Piece]]:
+    """Split each (lo, hi, label) segment into the fewest whole rollup buckets of `spans` (the
+    coarsest that fit) plus the raw-log remainders that no quarter-hour covers (a range that
+    starts or ends mid-quarter, or a boundary of a zone whose offset was not a multiple of 15
+    minutes, before the 1980s). Returns (rollup pieces, raw pieces); adjacent pieces of one
+    span and label are merged."""
+    finest = spans[0]
+    rolled: list[Piece] = []
+    raw: list[Piece] = []
+
+    def emit(span: int, lo: int, hi: int, label: int) -> None:
+        target = raw if span == 0 else rolled
+        if target and target[-1][0] == span and target[-1][2] == lo and target[-1][3] == label:
+            target[-1] = (span, target[-1][1], hi, label)
+        else:
+            target.append((span, lo, hi, label))
+
+    for lo, hi, label in cuts:
+        first = -(-lo // finest) * finest
+        last = hi - hi % finest
+        if first >= last:
+            emit(0, lo, hi, label)
+            continue
+        if lo < first:
+            emit(0, lo, first, label)
+        at = first
+        # Up: the finer spans until `at` is aligned to the next coarser one.
+        for level, span in enumerate(spans[:-1]):
+            coarser = spans[level + 1]
+            while at % coarser and at + span <= last:
+                emit(span, at, at + span, label)
+                at += span
+        top = spans[-1]
+        whole = (last - at) // top
+        if whole > 0:
+            emit(top, at, at + whole * top, label)
+            at += whole * top
+        # Down: the finer spans for what is left before `last`.
+        for span in reversed(spans[:-1]):
+            whole = (last - at) // span
+            if whole > 0:
+                emit(span, at, at + whole * span, label)
+                at += whole * span
+        if last < hi:
+            emit(0, last, hi, label)
+    return rolled, raw

@@ -108,7 +108,11 @@ def test_database_url_for_postgres_decodes_every_part(monkeypatch):
         "PORT": "6543",
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"sslmode": "require"},
+        # JIT off by default (docs/aggregates.md); `?options=` replaces it.
+        "OPTIONS": {"options": "-c jit=off", "sslmode": "require"},
+    }
+    assert database_from_url("postgres://h/db?options=-c%20work_mem%3D64MB")["OPTIONS"] == {
+        "options": "-c work_mem=64MB"
     }
 
 

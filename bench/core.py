@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -38,11 +39,9 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
     }
-    try:
+    with contextlib.suppress(OSError):
         info["loadavg_1m"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
         info["commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             cwd=ROOT,
@@ -51,8 +50,6 @@ def machine() -> dict[str, Any]:
             check=False,
             timeout=10,
         ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
     return info
 
 
@@ -89,8 +86,9 @@ class Report:
         for line in cells:
             lines.append(
                 "  ".join(
-                    value.rjust(widths[i]) if value[:1].isdigit() or value[:1] == "-" else
-                    value.ljust(widths[i])
+                    value.rjust(widths[i])
+                    if value[:1].isdigit() or value[:1] == "-"
+                    else value.ljust(widths[i])
                     for i, value in enumerate(line)
                 )
             )

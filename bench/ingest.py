@@ -27,11 +27,26 @@ from usage.demo import DemoGenerator
 
 SUITE = "ingest"
 RUN_TAG = b"@@@@@@"  # replaced in every request id by a tag unique to the run
+COLUMNS = [
+    "db",
+    "server_workers",
+    "clients",
+    "runs",
+    "events_per_s_median",
+    "events_per_s_min",
+    "events_per_s_max",
+    "batch_p50_ms",
+    "batch_p95_ms",
+    "events",
+    "failures",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="recreated (name must hold 'bench')")
+    parser.add_argument(
+        "--pg-url", default=DEFAULT_PG_URL, help="recreated (name must hold 'bench')"
+    )
     parser.add_argument("--url", help="target a running server instead (needs --token)")
     parser.add_argument("--token", help="an ingest token for --url")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
@@ -48,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def bodies(*, batches: int, size: int, seed: int) -> list[bytes]:
     """`batches` JSON bodies of `size` events spread over the last ten minutes, each request id
     starting with RUN_TAG."""
-    generator = DemoGenerator(seed=seed, days=600 / 86400, events=batches * size, now=int(time.time()))
+    generator = DemoGenerator(
+        seed=seed, days=600 / 86400, events=batches * size, now=int(time.time())
+    )
     events = list(generator.events())
     for event in events:
         event["request_id"] = RUN_TAG.decode() + event["request_id"][6:]
@@ -159,9 +176,7 @@ def measure(url: str, token: str, args: argparse.Namespace, label: str) -> dict[
 def run(args: argparse.Namespace) -> Report:
     report = Report(
         SUITE,
-        columns=["db", "server_workers", "clients", "runs", "events_per_s_median",
-                 "events_per_s_min", "events_per_s_max", "batch_p50_ms", "batch_p95_ms",
-                 "events", "failures"],  # fmt: skip
+        columns=COLUMNS,
         meta={key: value for key, value in vars(args).items() if key != "token"},
     )
     if args.url:

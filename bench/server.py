@@ -71,7 +71,9 @@ def postgres_recreate(url: str) -> None:
 
     admin, name = _pg_admin_url(url)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
@@ -143,7 +145,8 @@ class Server:
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
                     if response.status == 200:
-                        log(f"[{self.database.kind}] gunicorn ({self.workers} workers) on {self.url}")
+                        kind, workers = self.database.kind, self.workers
+                        log(f"[{kind}] gunicorn ({workers} workers) on {self.url}")
                         return self
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.2)

@@ -240,7 +240,7 @@ class DemoGenerator:
             yield from self.chunk(k)
 
     def chunk(self, k: int) -> list[dict[str, Any]]:
-        rng = random.Random(f"tokenledger-demo:{self.seed}:{k}")
+        rng = random.Random(f"tokenledger-demo:{self.seed}:{k}")  # noqa: S311 (not secrets)
         first = k * CHUNK
         return [self._event(rng, i) for i in range(first, min(first + CHUNK, self.count))]
 

@@ -3,10 +3,15 @@ aggregate that counts them (STYLE.md: accounts <- logs <- usage)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
+from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
 from accounts.models import Channel, User
@@ -39,32 +44,9 @@ LOG_COLUMNS = (
     "endpoint",
     "other",
 )
-PG_COLUMN_TYPES = {
-    "created_at": "bigint",
-    "type": "smallint",
-    "content": "text",
-    "user_id": "bigint",
-    "username": "text",
-    "token_id": "bigint",
-    "token_name": "text",
-    "model_name": "text",
-    "quota": "bigint",
-    "prompt_tokens": "bigint",
-    "completion_tokens": "bigint",
-    "cache_read_tokens": "bigint",
-    "cache_creation_tokens": "bigint",
-    "use_time": "integer",
-    "duration_ms": "bigint",
-    "first_token_ms": "bigint",
-    "is_stream": "boolean",
-    "channel_id": "bigint",
-    "channel_name": "text",
-    "group": "text",
-    "ip": "inet",
-    "request_id": "text",
-    "endpoint": "text",
-    "other": "jsonb",
-}
+# A user's `last_seen_at` (the time of the newest event seen for it) is written again only when
+# it moves by more than this: one small UPDATE per user and minute, not one per batch.
+LAST_SEEN_RESOLUTION = 60
 
 
 @dataclass
@@ -74,65 +56,185 @@ class IngestResult:
     accepted_events: list[LogEvent] = field(default_factory=list)
 
 
-def _newest_per_key(events: Sequence[LogEvent], key: str, value: str) -> dict[int, str]:
-    """id -> the name carried by that id's newest event in the batch."""
+@contextmanager
+def _raw_cursor() -> Iterator[Any]:
+    """A psycopg cursor with server-side parameter binding, inside Django's transaction.
+
+    Django's default psycopg cursor binds client-side: it quotes every element of the 24 arrays
+    of a 1000-event batch through a regular expression into one huge SQL string (half the time of
+    a batch in the profile). This cursor sends them as binary parameters. Errors are translated
+    into django.db's exceptions, and the statements are logged like Django's own
+    (`django_assert_num_queries` counts them)."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def _log_query(sql: str, started: float) -> None:
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+
+def _pg_execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    started = time.monotonic()
+    with _raw_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall() if cursor.description else []
+    _log_query(sql, started)
+    return rows
+
+
+def _newest_per_key(events: Sequence[LogEvent], key: str, value: str) -> dict[int, tuple[int, str]]:
+    """id -> (created_at, name) of that id's newest event in the batch (the later one of equals)."""
     newest: dict[int, tuple[int, str]] = {}
     for event in events:
-        ident, name = getattr(event, key), getattr(event, value)
+        ident = getattr(event, key)
         seen = newest.get(ident)
         if seen is None or event.created_at >= seen[0]:
-            newest[ident] = (event.created_at, name)
-    return {ident: name for ident, (_, name) in newest.items()}
+            newest[ident] = (event.created_at, getattr(event, value))
+    return newest
+
+
+def _aware(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def users_provision(*, events: Sequence[LogEvent]) -> None:
     """Create the users the batch names for the first time (role common, no password) and apply
-    renames. One SELECT in the steady state; more only when something changes."""
+    renames. One SELECT in the steady state; more statements only when something changes.
+
+    The newest event wins: a name applies only if its event is not older than the user's
+    `last_seen_at` (a late retry of an old batch does not undo a rename). The gateway's
+    usernames are unique, so the local holder of a name that another id carries in a newer
+    event is stale (renamed on the gateway since): it gives the name up and is called
+    "<name>#<id>" until its own next event. When the holder was seen later than the claiming
+    event, the claimant is the stale one and gets "<name>#<id>" (docs/ingest.md)."""
     wanted = _newest_per_key(events, "user_id", "username")
-    known = dict(User.objects.filter(id__in=wanted).values_list("id", "username"))
-    changes = {uid: name for uid, name in wanted.items() if known.get(uid) != name}
-    if not changes:
-        return
-    # The gateway's usernames are unique, so a local holder of a wanted name is stale (renamed on
-    # the gateway since): it gives the name up and keeps "<name>#<id>" until its next event.
-    holders = list(
-        User.objects.filter(username__in=changes.values())
-        .exclude(id__in=changes)
-        .only("id", "username")
-    )
-    for holder in holders:
-        holder.username = f"{holder.username[: 64 - 21]}#{holder.id}"
-    if holders:
-        User.objects.bulk_update(holders, ["username"])
+    known = {
+        uid: (name, int(seen.timestamp()) if seen else 0)
+        for uid, name, seen in User.objects.filter(id__in=wanted).values_list(
+            "id", "username", "last_seen_at"
+        )
+    }
+    candidates: dict[int, tuple[int, str]] = {}
+    touched: dict[int, int] = {}
+    for uid, (ts, name) in wanted.items():
+        if uid not in known:
+            candidates[uid] = (ts, name)
+            continue
+        old_name, seen = known[uid]
+        if name != old_name and ts >= seen:
+            candidates[uid] = (ts, name)
+        elif ts - seen > LAST_SEEN_RESOLUTION:
+            touched[uid] = ts
+    if candidates:
+        _users_claim_names(candidates, known)
+    if touched:
+        User.objects.bulk_update(
+            [User(id=uid, last_seen_at=_aware(ts)) for uid, ts in sorted(touched.items())],
+            ["last_seen_at"],
+        )
+
+
+def _stale_name(name: str, uid: int) -> str:
+    return f"{name[: 64 - 21]}#{uid}"
+
+
+def _users_claim_names(
+    candidates: dict[int, tuple[int, str]], known: dict[int, tuple[str, int]]
+) -> None:
+    """Create and rename the `candidates` (id -> (event time, name)); see users_provision."""
+    holder_of: dict[str, tuple[int, int]] = {
+        name: (uid, int(seen.timestamp()) if seen else 0)
+        for uid, name, seen in User.objects.filter(
+            username__in={name for _, name in candidates.values()}
+        ).values_list("id", "username", "last_seen_at")
+    }
+    losers: set[int] = set()
+    while True:  # ends: `losers` only grows, and is bounded by the candidates
+        winners: dict[str, tuple[int, int]] = {}
+        for uid, (ts, name) in sorted(candidates.items()):
+            if uid not in losers and (name not in winners or ts >= winners[name][0]):
+                winners[name] = (ts, uid)
+        moving = {uid for _, uid in winners.values() if uid in known}  # they leave their names
+        beaten = {
+            uid
+            for name, (ts, uid) in winners.items()
+            if (holder := holder_of.get(name))
+            and holder[0] != uid
+            and holder[0] not in moving
+            and holder[1] > ts
+        }
+        if not beaten:
+            break
+        losers |= beaten
+    final = {uid: name for name, (_, uid) in winners.items()}
+
+    first_pass: list[User] = []
+    for name, (ts, uid) in winners.items():
+        holder = holder_of.get(name)
+        if holder and holder[0] != uid and holder[0] not in moving:
+            first_pass.append(
+                User(id=holder[0], username=_stale_name(name, holder[0]),
+                     last_seen_at=_aware(max(ts, holder[1])))
+            )  # fmt: skip
+    freed = {known[uid][0] for uid in moving}
+    if freed & set(final.values()):
+        # Names swapped or passed along within the batch: free them first, or the unique index
+        # refuses the intermediate state.
+        first_pass += [
+            User(id=uid, username=f"#renaming#{uid}", last_seen_at=_aware(candidates[uid][0]))
+            for uid in sorted(moving)
+        ]
+    if first_pass:
+        User.objects.bulk_update(first_pass, ["username", "last_seen_at"])
+    if moving:
+        User.objects.bulk_update(
+            [
+                User(id=uid, username=final[uid], last_seen_at=_aware(candidates[uid][0]))
+                for uid in sorted(moving)
+            ],
+            ["username", "last_seen_at"],
+        )
     new = [
-        User(id=uid, username=name, password="!")
-        for uid, name in changes.items()
+        User(
+            id=uid,
+            username=final[uid] if final.get(uid) == name else _stale_name(name, uid),
+            password=make_password(None),  # unusable: the gateway's users log in there
+            last_seen_at=_aware(ts),
+        )
+        for uid, (ts, name) in sorted(candidates.items())
         if uid not in known
     ]
     if new:
+        # ignore_conflicts: a concurrent batch may have created the same user first.
         User.objects.bulk_create(new, ignore_conflicts=True)
-    renamed = [User(id=uid, username=name) for uid, name in changes.items() if uid in known]
-    if renamed:
-        User.objects.bulk_update(renamed, ["username"])
 
 
 def channels_provision(*, events: Sequence[LogEvent]) -> None:
-    """Create or rename the channels named in the batch (id 0 is "no channel")."""
-    wanted = {
-        cid: name
-        for cid, name in _newest_per_key(
-            [e for e in events if e.channel_id and e.channel_name], "channel_id", "channel_name"
-        ).items()
-    }
-    if not wanted:
+    """Create the channels the batch names (id 0 is "no channel") and rename them from the
+    batch's newest non-empty `channel_name`; an empty name never blanks a known one."""
+    named = _newest_per_key(
+        [event for event in events if event.channel_id and event.channel_name],
+        "channel_id",
+        "channel_name",
+    )
+    ids = {event.channel_id for event in events if event.channel_id}
+    if not ids:
         return
-    known = dict(Channel.objects.filter(id__in=wanted).values_list("id", "name"))
-    new = [Channel(id=cid, name=name) for cid, name in wanted.items() if cid not in known]
+    known = dict(Channel.objects.filter(id__in=ids).values_list("id", "name"))
+    new = [
+        Channel(id=cid, name=named[cid][1] if cid in named else "")
+        for cid in sorted(ids)
+        if cid not in known
+    ]
     if new:
         Channel.objects.bulk_create(new, ignore_conflicts=True)
     renamed = [
         Channel(id=cid, name=name)
-        for cid, name in wanted.items()
+        for cid, (_, name) in sorted(named.items())
         if cid in known and known[cid] != name
     ]
     if renamed:
@@ -143,83 +245,104 @@ def _keys_claim(events: Sequence[LogEvent]) -> set[str]:
     """Insert the batch's request ids into the key table; returns the ones that were new.
 
     ON CONFLICT DO NOTHING makes a concurrent transaction holding the same key wait for ours,
-    then skip it: two gateways posting the same request id store it once."""
-    keyed = {}
+    then skip it: two gateways posting the same request id store it once. Keys are inserted in
+    sorted order so that two batches sharing keys lock them in the same order (no deadlock)."""
+    keyed: dict[str, int] = {}
     for event in events:
         if event.request_id and event.request_id not in keyed:
             keyed[event.request_id] = event.created_at
     if not keyed:
         return set()
+    keys = sorted(keyed)
     table = IngestKey._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        rows = _pg_execute(
+            f"INSERT INTO {table} (request_id, created_at) "  # noqa: S608 (constant table)
+            "SELECT * FROM unnest(%b::text[], %b::int8[]) "
+            "ON CONFLICT DO NOTHING RETURNING request_id",
+            [keys, [keyed[key] for key in keys]],
+        )
+    else:
+        params: list[Any] = []
+        for key in keys:
+            params += [key, keyed[key]]
+        with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (request_id, created_at) "  # noqa: S608 (constant table)
-                "SELECT * FROM unnest(%s::text[], %s::bigint[]) "
-                "ON CONFLICT DO NOTHING RETURNING request_id",
-                [list(keyed), list(keyed.values())],
-            )
-        else:
-            placeholders = ",".join(["(%s, %s)"] * len(keyed))
-            params: list[object] = []
-            for key, created in keyed.items():
-                params += [key, created]
-            cursor.execute(
-                f"INSERT INTO {table} (request_id, created_at) VALUES {placeholders} "  # noqa: S608
-                "ON CONFLICT DO NOTHING RETURNING request_id",
+                f"INSERT INTO {table} (request_id, created_at) VALUES "  # noqa: S608
+                + ",".join(["(%s, %s)"] * len(keys))
+                + " ON CONFLICT DO NOTHING RETURNING request_id",
                 params,
             )
-        return {row[0] for row in cursor.fetchall()}
+            rows = cursor.fetchall()
+    return {row[0] for row in rows}
 
 
-def _row(event: LogEvent) -> list[object]:
-    return [
-        event.created_at,
-        event.type,
-        event.content,
-        event.user_id,
-        event.username,
-        event.token_id,
-        event.token_name,
-        event.model_name,
-        event.quota,
-        event.prompt_tokens,
-        event.completion_tokens,
-        event.cache_read_tokens,
-        event.cache_creation_tokens,
-        event.use_time,
-        event.duration_ms,
-        event.first_token_ms,
-        event.is_stream,
-        event.channel_id,
-        event.channel_name,
-        event.group,
-        event.ip,
-        event.request_id,
-        event.endpoint,
-        orjson.dumps(event.other).decode(),
-    ]
+def _other_json(event: LogEvent) -> str:
+    return event.other_json if event.other_json is not None else orjson.dumps(event.other).decode()
 
 
 def _logs_insert(events: Sequence[LogEvent]) -> None:
     table = Log._meta.db_table
     columns = ", ".join(f'"{name}"' for name in LOG_COLUMNS)
-    rows = [_row(event) for event in events]
+    if connection.vendor == "postgresql":
+        # One statement, one binary array per column: far cheaper to send, parse and plan
+        # than a 24 000-parameter VALUES list.
+        casts = (
+            "int8", "int2", "text", "int8", "text", "int8", "text", "text", "int8", "int8",
+            "int8", "int8", "int8", "int4", "int8", "int8", "bool", "int8", "text", "text",
+            "text", "text", "text", "text",
+        )  # fmt: skip
+        targets = {"ip": "::inet", "other": "::jsonb"}
+        selected = ", ".join(f'"{name}"{targets.get(name, "")}' for name in LOG_COLUMNS)
+        arrays = ", ".join(f"%b::{cast}[]" for cast in casts)
+        e = events
+        _pg_execute(
+            f"INSERT INTO {table} ({columns}) SELECT {selected} "  # noqa: S608 (constants)
+            f"FROM unnest({arrays}) AS t({columns})",
+            [
+                [x.created_at for x in e],
+                [x.type for x in e],
+                [x.content for x in e],
+                [x.user_id for x in e],
+                [x.username for x in e],
+                [x.token_id for x in e],
+                [x.token_name for x in e],
+                [x.model_name for x in e],
+                [x.quota for x in e],
+                [x.prompt_tokens for x in e],
+                [x.completion_tokens for x in e],
+                [x.cache_read_tokens for x in e],
+                [x.cache_creation_tokens for x in e],
+                [x.use_time for x in e],
+                [x.duration_ms for x in e],
+                [x.first_token_ms for x in e],
+                [x.is_stream for x in e],
+                [x.channel_id for x in e],
+                [x.channel_name for x in e],
+                [x.group for x in e],
+                [x.ip for x in e],
+                [x.request_id for x in e],
+                [x.endpoint for x in e],
+                [_other_json(x) for x in e],
+            ],
+        )
+        return
+    placeholders = ", ".join(["%s"] * len(LOG_COLUMNS))
+    rows = [
+        (
+            x.created_at, x.type, x.content, x.user_id, x.username, x.token_id, x.token_name,
+            x.model_name, x.quota, x.prompt_tokens, x.completion_tokens, x.cache_read_tokens,
+            x.cache_creation_tokens, x.use_time, x.duration_ms, x.first_token_ms, x.is_stream,
+            x.channel_id, x.channel_name, x.group, x.ip, x.request_id, x.endpoint,
+            _other_json(x),
+        )
+        for x in events
+    ]  # fmt: skip
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One statement, one array per column: far cheaper to parse and plan than a
-            # 24 000-parameter VALUES list.
-            arrays = ", ".join(f"%s::{PG_COLUMN_TYPES[name]}[]" for name in LOG_COLUMNS)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",  # noqa: S608
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-        else:
-            placeholders = ", ".join(["%s"] * len(LOG_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
-                rows,
-            )
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
 
 
 @transaction.atomic
@@ -229,7 +352,8 @@ def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
     Events whose non-empty request_id was stored before (in any batch, or earlier in this one)
     are duplicates: not stored, not counted. Users and channels named by the events are created
     or renamed. Everything happens in one transaction: after a failure nothing of the batch
-    exists. Returns the counts and the accepted events (for the aggregates)."""
+    exists. Returns the counts and the accepted events, in the batch's order (for the
+    aggregates, which hook in below the insert)."""
     result = IngestResult()
     if not events:
         return result

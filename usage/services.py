@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -277,67 +278,34 @@ def _keys_claim(events: Sequence[LogEvent]) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _other_json(event: LogEvent) -> str:
-    return event.other_json if event.other_json is not None else orjson.dumps(event.other).decode()
+_row_values = attrgetter(*LOG_COLUMNS[:-1])  # every column but `other`, in LOG_COLUMNS order
+
+
+def _rows(events: Sequence[LogEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (*_row_values(event), event.other_json)
+        if event.other_json is not None
+        else (*_row_values(event), orjson.dumps(event.other).decode())
+        for event in events
+    ]
 
 
 def _logs_insert(events: Sequence[LogEvent]) -> None:
     table = Log._meta.db_table
     columns = ", ".join(f'"{name}"' for name in LOG_COLUMNS)
+    rows = _rows(events)
     if connection.vendor == "postgresql":
-        # One statement, one binary array per column: far cheaper to send, parse and plan
-        # than a 24 000-parameter VALUES list.
-        casts = (
-            "int8", "int2", "text", "int8", "text", "int8", "text", "text", "int8", "int8",
-            "int8", "int8", "int8", "int4", "int8", "int8", "bool", "int8", "text", "text",
-            "text", "text", "text", "text",
-        )  # fmt: skip
-        targets = {"ip": "::inet", "other": "::jsonb"}
-        selected = ", ".join(f'"{name}"{targets.get(name, "")}' for name in LOG_COLUMNS)
-        arrays = ", ".join(f"%b::{cast}[]" for cast in casts)
-        e = events
-        _pg_execute(
-            f"INSERT INTO {table} ({columns}) SELECT {selected} "  # noqa: S608 (constants)
-            f"FROM unnest({arrays}) AS t({columns})",
-            [
-                [x.created_at for x in e],
-                [x.type for x in e],
-                [x.content for x in e],
-                [x.user_id for x in e],
-                [x.username for x in e],
-                [x.token_id for x in e],
-                [x.token_name for x in e],
-                [x.model_name for x in e],
-                [x.quota for x in e],
-                [x.prompt_tokens for x in e],
-                [x.completion_tokens for x in e],
-                [x.cache_read_tokens for x in e],
-                [x.cache_creation_tokens for x in e],
-                [x.use_time for x in e],
-                [x.duration_ms for x in e],
-                [x.first_token_ms for x in e],
-                [x.is_stream for x in e],
-                [x.channel_id for x in e],
-                [x.channel_name for x in e],
-                [x.group for x in e],
-                [x.ip for x in e],
-                [x.request_id for x in e],
-                [x.endpoint for x in e],
-                [_other_json(x) for x in e],
-            ],
-        )
+        # COPY: psycopg formats the rows in C and the server skips the per-statement executor
+        # work; measured 2.5x less client CPU than an INSERT ... SELECT FROM unnest(arrays)
+        # with binary array parameters, and far less than a 24 000-parameter VALUES list.
+        sql = f"COPY {table} ({columns}) FROM STDIN"
+        started = time.monotonic()
+        with _raw_cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        _log_query(sql, started)
         return
     placeholders = ", ".join(["%s"] * len(LOG_COLUMNS))
-    rows = [
-        (
-            x.created_at, x.type, x.content, x.user_id, x.username, x.token_id, x.token_name,
-            x.model_name, x.quota, x.prompt_tokens, x.completion_tokens, x.cache_read_tokens,
-            x.cache_creation_tokens, x.use_time, x.duration_ms, x.first_token_ms, x.is_stream,
-            x.channel_id, x.channel_name, x.group, x.ip, x.request_id, x.endpoint,
-            _other_json(x),
-        )
-        for x in events
-    ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608

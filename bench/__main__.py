@@ -8,7 +8,8 @@ A suite is any module `bench/<name>.py` that defines
 
 and the module's docstring's first line is its help. Adding `bench/reads.py` with those three
 names is all it takes to add `python -m bench reads`: no list to edit here.
-`python -m bench list` shows the suites; `python -m bench <suite> --help` their options."""
+`python -m bench list` shows the suites; `python -m bench <suite> --help` their options;
+`python -m bench` alone runs the ingest suite with its defaults."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from types import ModuleType
 
 import bench
 from bench.core import log
+
+DEFAULT_SUITE = "ingest"
 
 
 def suites() -> dict[str, ModuleType]:
@@ -51,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         sub.add_argument("--no-write", action="store_true", help="do not write the JSON result")
         module.add_arguments(sub)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # `make bench` with no BENCH_ARGS: the ingest benchmark with its defaults.
+    args = parser.parse_args(argv or [DEFAULT_SUITE])
     if args.suite in (None, "list"):
         for name, module in sorted(found.items()):
             summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""

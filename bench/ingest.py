@@ -51,9 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", help="an ingest token for --url")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=4, help="client threads posting at once")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--runs", type=int, default=5, help="measured runs (the median is reported)"
+    )
     parser.add_argument("--batches", type=int, default=60, help="batches per run")
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=1000, help="events per request")
     parser.add_argument("--duration", type=float, default=60, help="cap of one run, seconds")
     parser.add_argument("--warmup", type=int, default=10, help="batches posted before run 1")
     parser.add_argument("--seed", type=int, default=42)

@@ -313,32 +313,31 @@ def _logs_insert(events: Sequence[LogEvent]) -> None:
         )
 
 
-@transaction.atomic
 def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
     """Store a batch of validated events, atomically and idempotently.
 
     Events whose non-empty request_id was stored before (in any batch, or earlier in this one)
     are duplicates: not stored, not counted. Users and channels named by the events are created
     or renamed. Everything happens in one transaction: after a failure nothing of the batch
-    exists. Returns the counts and the accepted events, in the batch's order (for the
-    aggregates, which hook in below the insert)."""
+    exists (the caller sees the django.db exception). Returns the counts and the accepted
+    events, in the batch's order (for the aggregates, which hook in after the insert)."""
     result = IngestResult()
     if not events:
         return result
-    claimed = _keys_claim(events)
-    accepted: list[LogEvent] = []
-    for event in events:
-        if not event.request_id:
-            accepted.append(event)
-        elif event.request_id in claimed:
-            claimed.discard(event.request_id)  # a second copy within the batch is a duplicate
-            accepted.append(event)
-    result.duplicates = len(events) - len(accepted)
-    result.accepted = len(accepted)
-    result.accepted_events = accepted
-    if not accepted:
-        return result
-    users_provision(events=accepted)
-    channels_provision(events=accepted)
-    _logs_insert(accepted)
+    with transaction.atomic():
+        claimed = _keys_claim(events)
+        accepted: list[LogEvent] = []
+        for event in events:
+            if not event.request_id:
+                accepted.append(event)
+            elif event.request_id in claimed:
+                claimed.discard(event.request_id)  # a second copy in the batch is a duplicate
+                accepted.append(event)
+        result.duplicates = len(events) - len(accepted)
+        result.accepted = len(accepted)
+        result.accepted_events = accepted
+        if accepted:
+            users_provision(events=accepted)
+            channels_provision(events=accepted)
+            _logs_insert(accepted)
     return result

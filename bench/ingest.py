@@ -59,14 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=60, help="cap of one run, seconds")
     parser.add_argument("--warmup", type=int, default=10, help="batches posted before run 1")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--users", type=int, default=1000, help="distinct gateway users (1000)")
     parser.add_argument("--no-request-log", action="store_true", help="server without request log")
 
 
-def bodies(*, batches: int, size: int, seed: int) -> list[bytes]:
+def bodies(*, batches: int, size: int, seed: int, users: int = 10) -> list[bytes]:
     """`batches` JSON bodies of `size` events spread over the last ten minutes, each request id
     starting with RUN_TAG."""
     generator = DemoGenerator(
-        seed=seed, days=600 / 86400, events=batches * size, now=int(time.time())
+        seed=seed, days=600 / 86400, events=batches * size, now=int(time.time()), users=users
     )
     events = list(generator.events())
     for event in events:
@@ -144,7 +145,7 @@ def one_run(url: str, token: str, payloads: list[bytes], *, clients: int, durati
 
 def measure(url: str, token: str, args: argparse.Namespace, label: str) -> dict[str, Any]:
     log(f"[{label}] building {args.batches} bodies of {args.batch_size} events")
-    payloads = bodies(batches=args.batches, size=args.batch_size, seed=args.seed)
+    payloads = bodies(batches=args.batches, size=args.batch_size, seed=args.seed, users=args.users)
     if args.warmup:
         one_run(url, token, payloads[: args.warmup], clients=args.clients, duration=args.duration,
                 expected=args.batch_size)  # fmt: skip

@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--days", type=float, default=60, help="history length (60)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--users", type=int, default=1000, help="distinct gateway users (1000)")
     parser.add_argument("--now", type=int, default=None, help="end of the history (now)")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     parser.add_argument("--no-aggregates", action="store_true", help="skip the after-load hook")
@@ -83,7 +84,7 @@ def _log_columns_and_defaults() -> tuple[tuple[str, ...], list[tuple[str, Any]]]
 
 
 def _worker(
-    url: str, seed: int, days: float, rows: int, now: int, worker: int, workers: int,
+    url: str, seed: int, days: float, rows: int, now: int, users: int, worker: int, workers: int,
     progress: Any,
 ) -> dict[str, Any]:  # fmt: skip
     """Generate and COPY the chunks k with k % workers == worker; returns what the parent needs
@@ -102,7 +103,7 @@ def _worker(
         raise RuntimeError("LOG_COLUMNS must end with `other`")
     quoted = ", ".join(f'"{name}"' for name in columns)
     copy_logs = f"COPY logs ({quoted}) FROM STDIN"
-    generator = DemoGenerator(seed=seed, days=days, events=rows, now=now)
+    generator = DemoGenerator(seed=seed, days=days, events=rows, now=now, users=users)
     users: dict[int, tuple[int, str]] = {}
     channels: dict[int, tuple[int, str]] = {}
     dumps = orjson.dumps
@@ -174,7 +175,8 @@ def after_load(database: Database) -> tuple[str, float | None]:
 
 def load_logs(
     *, url: str = DEFAULT_PG_URL, rows: int, days: float = 60, seed: int = 42,
-    now: int | None = None, workers: int = 2, fresh: bool = False, aggregates: bool = True,
+    now: int | None = None, users: int = 1000, workers: int = 2, fresh: bool = False,
+    aggregates: bool = True,
 ) -> LoadStats:  # fmt: skip
     """Load `rows` demo logs spread over the `days` before `now` into the database at `url`."""
     database = fresh_database("postgres", pg_url=url) if fresh else Database("postgres", url)
@@ -201,7 +203,7 @@ def load_logs(
     processes = [
         context.Process(
             target=_worker_main,
-            args=(results, url, seed, days, rows, now, w, workers, progress),
+            args=(results, url, seed, days, rows, now, users, w, workers, progress),
             daemon=True,
         )
         for w in range(workers)
@@ -274,7 +276,8 @@ def _provision(parts: list[dict[str, Any]]) -> None:
 def run(args: argparse.Namespace) -> Report:
     stats = load_logs(
         url=args.pg_url, rows=args.rows, days=args.days, seed=args.seed, now=args.now,
-        workers=args.workers, fresh=args.fresh, aggregates=not args.no_aggregates,
+        users=args.users, workers=args.workers, fresh=args.fresh,
+        aggregates=not args.no_aggregates,
     )  # fmt: skip
     total = stats.copy_seconds + stats.index_seconds + stats.vacuum_seconds
     total += stats.aggregates_seconds or 0.0

@@ -158,6 +158,41 @@ ERRORS = (
 )  # fmt: skip
 
 
+SYNTHETIC_SHARE = 0.7  # of the traffic, when synthetic users are added
+TOKEN_NAMES = ("default", "prod", "dev", "cursor", "cline", "n8n", "langchain-app", "batch-jobs")
+
+
+def synthetic_users(*, seed: int, count: int) -> tuple[DemoUser, ...]:
+    """`count` more users (ids from 10001, "user10001", ...) for a busy gateway's cardinality:
+    Zipf-distributed traffic, one to four models each, one to three API keys."""
+    if count <= 0:
+        return ()
+    rng = random.Random(f"tokenledger-demo-users:{seed}")  # noqa: S311 (not secrets)
+    zipf = [1 / (rank + 1) ** 1.1 for rank in range(count)]
+    scale = SYNTHETIC_SHARE / (1 - SYNTHETIC_SHARE) / sum(zipf)
+    names = [model.name for model in MODELS]
+    made = []
+    for n in range(count):
+        uid = 10001 + n
+        chosen = rng.sample(names, rng.randint(1, 4))
+        keys = rng.randint(1, 3)
+        made.append(
+            DemoUser(
+                id=uid,
+                username=f"user{uid}",
+                group=rng.choices(("default", "vip", "svip"), (0.8, 0.15, 0.05))[0],
+                weight=zipf[n] * scale,
+                tokens=tuple((uid * 10 + k, rng.choice(TOKEN_NAMES)) for k in range(keys)),
+                models=tuple((name, rng.random() + 0.1) for name in chosen),
+                ips=tuple(
+                    f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randint(1, 254)}"
+                    for _ in range(rng.randint(1, 2))
+                ),
+            )
+        )
+    return tuple(made)
+
+
 def request_id(seed: int, index: int) -> str:
     """The request id of event `index`: stable for a seed whatever the span and `now`."""
     return hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=12).hexdigest()
@@ -216,18 +251,23 @@ class DemoGenerator:
     """`DemoGenerator(seed=42, days=30, events=100_000, now=...)`; iterate `events()` or
     `chunk(k)` (events k*CHUNK .. (k+1)*CHUNK-1, for parallel generation)."""
 
-    def __init__(self, *, seed: int = 42, days: float = 30, events: int, now: int) -> None:
+    def __init__(
+        self, *, seed: int = 42, days: float = 30, events: int, now: int, users: int = len(USERS)
+    ) -> None:
         if events < 0:
             raise ValueError("events must be >= 0")
         if days <= 0:
             raise ValueError("days must be > 0")
+        if users < len(USERS):
+            raise ValueError(f"users must be >= {len(USERS)}")
         self.seed = seed
         self.count = events
         self.timeline = Timeline(now=now, days=days)
-        self.users, self.user_cumulative = _weighted(tuple((u, u.weight) for u in USERS))
+        everyone = USERS + synthetic_users(seed=seed, count=users - len(USERS))
+        self.users, self.user_cumulative = _weighted(tuple((u, u.weight) for u in everyone))
         self.user_models = {
             user.id: _weighted(tuple((MODEL_BY_NAME[m], w) for m, w in user.models))
-            for user in USERS
+            for user in everyone
         }
         self.model_channels = {model.name: _weighted(model.channels) for model in MODELS}
 
@@ -261,7 +301,7 @@ class DemoGenerator:
         user: DemoUser = self.users[
             min(
                 bisect_right(self.user_cumulative, u_user * self.user_cumulative[-1]),
-                len(USERS) - 1,
+                len(self.users) - 1,
             )
         ]
         username = self._username(user, created_at)
@@ -409,6 +449,8 @@ class DemoGenerator:
         return base
 
 
-def demo_events(*, seed: int = 42, days: float = 30, events: int, now: int) -> Iterator[dict]:
+def demo_events(
+    *, seed: int = 42, days: float = 30, events: int, now: int, users: int = len(USERS)
+) -> Iterator[dict]:
     """`events` raw events spread over the `days` before `now` (Unix seconds), oldest first."""
-    return DemoGenerator(seed=seed, days=days, events=events, now=now).events()
+    return DemoGenerator(seed=seed, days=days, events=events, now=now, users=users).events()

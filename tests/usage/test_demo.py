@@ -53,9 +53,21 @@ def test_chunks_can_be_generated_independently():
 
 
 def test_every_generated_event_passes_ingest_validation():
-    parsed = [event_parse(raw, now=NOW) for raw in generate()]
+    parsed = [event_parse(raw, now=NOW) for raw in generate(users=200)]
 
     assert all(isinstance(event, LogEvent) for event in parsed)
+
+
+def test_more_users_than_the_named_ones_are_added_deterministically():
+    events = generate(users=200)
+    users = Counter(e["user_id"] for e in events)
+
+    assert generate(users=200) == events
+    assert len(users) > 100
+    assert all(101 <= uid <= 110 or 10001 <= uid <= 10190 for uid in users)
+    # Zipf-like: the busiest synthetic user far ahead of the median one.
+    synthetic = sorted((n for uid, n in users.items() if uid > 10000), reverse=True)
+    assert synthetic[0] > 10 * synthetic[len(synthetic) // 2]
 
 
 def test_events_follow_the_daily_and_weekly_rhythm():

@@ -55,17 +55,22 @@ class Command(BaseCommand):
         parser.add_argument("--events", type=int, default=50_000, help="events (50000)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (42)")
         parser.add_argument(
+            "--users", type=int, default=10, help="gateway users (10 named ones; more are "
+            "added as user10001, ...)"
+        )  # fmt: skip
+        parser.add_argument(
             "--now", type=int, default=None, help="end of the history, Unix seconds (now)"
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["events"] < 0 or options["days"] <= 0:
-            raise CommandError("--events must be >= 0 and --days > 0")
+        if options["events"] < 0 or options["days"] <= 0 or options["users"] < 10:
+            raise CommandError("--events must be >= 0, --days > 0 and --users >= 10")
         now = options["now"] if options["now"] is not None else int(time.time())
         generator = DemoGenerator(
-            seed=options["seed"], days=options["days"], events=options["events"], now=now
-        )
+            seed=options["seed"], days=options["days"], events=options["events"], now=now,
+            users=options["users"],
+        )  # fmt: skip
         progress = None if options["no_progress"] else ProgressBar(options["events"], self.stderr)
         accepted = duplicates = rejected = done = 0
         first_problem = ""

@@ -216,7 +216,7 @@ class Timeline:
         while hour < self.end:
             low, high = max(hour, self.start), min(hour + 3600, self.end)
             when = datetime.fromtimestamp(hour, tz=UTC)
-            growth = 1.0 + 0.3 * (hour - self.start) / span  # the gateway gains traffic
+            growth = 1.0 + 0.3 * (low - self.start) / span  # the gateway gains traffic
             weight = HOURLY[when.hour] * WEEKDAY[when.weekday()] * growth * (high - low) / 3600
             if weight > 0:
                 total += weight

@@ -170,3 +170,13 @@ def test_seed_demo_shows_progress_on_stderr(db):
     assert lines[0].startswith("[") and lines[-1] == (
         "[##############################] 100% 2,500/2,500 events"
     )
+
+
+@pytest.mark.parametrize("offset", [0, 1, 1799, 3000, 3599])
+def test_a_span_shorter_than_an_hour_works_at_any_time_of_the_hour(offset):
+    now = NOW - NOW % 3600 + offset
+
+    events = list(DemoGenerator(seed=1, days=600 / 86400, events=50, now=now).events())
+
+    assert len(events) == 50
+    assert all(now - 600 <= event["created_at"] <= now for event in events)

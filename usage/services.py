@@ -46,8 +46,9 @@ LOG_COLUMNS = (
     "other",
 )
 # A user's `last_seen_at` (the time of the newest event seen for it) is written again only when
-# it moves by more than this: one small UPDATE per user and minute, not one per batch.
-LAST_SEEN_RESOLUTION = 60
+# it moves by more than this: a busy user costs one row update per ten minutes, not one per
+# batch (renames set it exactly; see users_provision).
+LAST_SEEN_RESOLUTION = 600
 
 
 @dataclass
@@ -112,7 +113,12 @@ def users_provision(*, events: Sequence[LogEvent]) -> None:
     event is stale (renamed on the gateway since): it gives the name up and is called
     "<name>#<id>" until its own next event. When the holder was seen later than the claiming
     event, the claimant is the stale one and gets "<name>#<id>" (docs/ingest.md)."""
-    wanted = _newest_per_key(events, "user_id", "username")
+    _users_touch(_users_sync(_newest_per_key(events, "user_id", "username")))
+
+
+def _users_sync(wanted: dict[int, tuple[int, str]]) -> dict[int, int]:
+    """Create and rename (see users_provision); returns the users whose `last_seen_at` should
+    move forward (id -> Unix time), for `_users_touch` at the end of the transaction."""
     known = {
         uid: (name, int(seen.timestamp()) if seen else 0)
         for uid, name, seen in User.objects.filter(id__in=wanted).values_list(
@@ -132,10 +138,32 @@ def users_provision(*, events: Sequence[LogEvent]) -> None:
             touched[uid] = ts
     if candidates:
         _users_claim_names(candidates, known)
-    if touched:
-        User.objects.bulk_update(
-            [User(id=uid, last_seen_at=_aware(ts)) for uid, ts in sorted(touched.items())],
-            ["last_seen_at"],
+    return touched
+
+
+def _users_touch(touched: dict[int, int]) -> None:
+    """Move `last_seen_at` forward. Best effort and last in the transaction: a row that another
+    batch is updating right now is skipped (that batch moves it to about the same time) rather
+    than waited for, so concurrent batches never queue or deadlock on their common users."""
+    if not touched:
+        return
+    ids = sorted(touched)
+    table = User._meta.db_table
+    if connection.vendor == "postgresql":
+        _pg_execute(
+            f"UPDATE {table} AS u SET last_seen_at = v.seen "  # noqa: S608 (constant table)
+            "FROM unnest(%b::int8[], %b::timestamptz[]) AS v(id, seen) "
+            "WHERE u.id = v.id AND (u.last_seen_at IS NULL OR u.last_seen_at < v.seen) "
+            f"AND u.id IN (SELECT id FROM {table} WHERE id = ANY(%b::int8[]) "
+            "FOR NO KEY UPDATE SKIP LOCKED)",
+            [ids, [_aware(touched[uid]) for uid in ids], ids],
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET last_seen_at = %s WHERE id = %s "  # noqa: S608
+            "AND (last_seen_at IS NULL OR last_seen_at < %s)",
+            [(_aware(touched[uid]), uid, _aware(touched[uid])) for uid in ids],
         )
 
 
@@ -217,12 +245,19 @@ def _users_claim_names(
 def channels_provision(*, events: Sequence[LogEvent]) -> None:
     """Create the channels the batch names (id 0 is "no channel") and rename them from the
     batch's newest non-empty `channel_name`; an empty name never blanks a known one."""
+    _channels_sync(*_channels_wanted(events))
+
+
+def _channels_wanted(events: Sequence[LogEvent]) -> tuple[set[int], dict[int, tuple[int, str]]]:
     named = _newest_per_key(
         [event for event in events if event.channel_id and event.channel_name],
         "channel_id",
         "channel_name",
     )
-    ids = {event.channel_id for event in events if event.channel_id}
+    return {event.channel_id for event in events if event.channel_id}, named
+
+
+def _channels_sync(ids: set[int], named: dict[int, tuple[int, str]]) -> None:
     if not ids:
         return
     known = dict(Channel.objects.filter(id__in=ids).values_list("id", "name"))
@@ -242,19 +277,24 @@ def channels_provision(*, events: Sequence[LogEvent]) -> None:
         Channel.objects.bulk_update(renamed, ["name"])
 
 
-def _keys_claim(events: Sequence[LogEvent]) -> set[str]:
+def _keys_wanted(events: Sequence[LogEvent]) -> dict[str, int]:
+    """request id -> created_at of its first event, in sorted id order."""
+    keyed: dict[str, int] = {}
+    for event in events:
+        if event.request_id and event.request_id not in keyed:
+            keyed[event.request_id] = event.created_at
+    return {key: keyed[key] for key in sorted(keyed)}
+
+
+def _keys_insert(keyed: dict[str, int]) -> set[str]:
     """Insert the batch's request ids into the key table; returns the ones that were new.
 
     ON CONFLICT DO NOTHING makes a concurrent transaction holding the same key wait for ours,
     then skip it: two gateways posting the same request id store it once. Keys are inserted in
     sorted order so that two batches sharing keys lock them in the same order (no deadlock)."""
-    keyed: dict[str, int] = {}
-    for event in events:
-        if event.request_id and event.request_id not in keyed:
-            keyed[event.request_id] = event.created_at
     if not keyed:
         return set()
-    keys = sorted(keyed)
+    keys = list(keyed)
     table = IngestKey._meta.db_table
     if connection.vendor == "postgresql":
         rows = _pg_execute(
@@ -290,10 +330,10 @@ def _rows(events: Sequence[LogEvent]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _logs_insert(events: Sequence[LogEvent]) -> None:
+def _logs_insert(rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows in LOG_COLUMNS order (see `_rows`)."""
     table = Log._meta.db_table
     columns = ", ".join(f'"{name}"' for name in LOG_COLUMNS)
-    rows = _rows(events)
     if connection.vendor == "postgresql":
         # COPY: psycopg formats the rows in C and the server skips the per-statement executor
         # work; measured 2.5x less client CPU than an INSERT ... SELECT FROM unnest(arrays)
@@ -324,20 +364,29 @@ def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
     result = IngestResult()
     if not events:
         return result
+    # Everything that needs no database is prepared before the transaction starts: SQLite
+    # holds its single write lock for the whole transaction, PostgreSQL its row locks.
+    keys = _keys_wanted(events)
+    rows = _rows(events)
+    users = _newest_per_key(events, "user_id", "username")
+    channels = _channels_wanted(events)
     with transaction.atomic():
-        claimed = _keys_claim(events)
-        accepted: list[LogEvent] = []
-        for event in events:
+        claimed = _keys_insert(keys)
+        accepted: list[int] = []
+        for index, event in enumerate(events):
             if not event.request_id:
-                accepted.append(event)
+                accepted.append(index)
             elif event.request_id in claimed:
                 claimed.discard(event.request_id)  # a second copy in the batch is a duplicate
-                accepted.append(event)
+                accepted.append(index)
         result.duplicates = len(events) - len(accepted)
         result.accepted = len(accepted)
-        result.accepted_events = accepted
+        result.accepted_events = [events[index] for index in accepted]
         if accepted:
-            users_provision(events=accepted)
-            channels_provision(events=accepted)
-            _logs_insert(accepted)
+            # A duplicate's user and channel names are those it carried when first stored, so
+            # provisioning from the whole batch changes nothing they did not already change.
+            touched = _users_sync(users)
+            _channels_sync(*channels)
+            _logs_insert([rows[index] for index in accepted])
+            _users_touch(touched)
     return result

@@ -559,6 +559,23 @@ def test_unknown_user_is_provisioned_as_common_user_without_password(ingest_api)
     assert user.last_seen_at == datetime.fromtimestamp(NOW - 100, tz=UTC)
 
 
+def test_last_seen_moves_forward_at_ten_minute_resolution(ingest_api):
+    def seen() -> int:
+        last_seen_at = User.objects.get(id=42).last_seen_at
+        assert last_seen_at is not None
+        return int(last_seen_at.timestamp())
+
+    post(ingest_api, [event(user_id=42, username="u42", created_at=NOW - 2000)])
+    post(ingest_api, [event(user_id=42, username="u42", created_at=NOW - 1000)])
+    assert seen() == NOW - 1000
+    post(ingest_api, [event(user_id=42, username="u42", created_at=NOW - 500)])  # < 10 min on
+    assert seen() == NOW - 1000
+    post(ingest_api, [event(user_id=42, username="u42", created_at=NOW - 3000)])  # older
+    assert seen() == NOW - 1000
+    post(ingest_api, [event(user_id=42, username="u42", created_at=NOW)])
+    assert seen() == NOW
+
+
 def test_newer_event_renames_the_user_and_older_one_does_not_undo_it(ingest_api):
     post(ingest_api, [event(request_id="1", user_id=42, username="old", created_at=NOW - 300)])
     post(ingest_api, [event(request_id="2", user_id=42, username="new", created_at=NOW - 200)])

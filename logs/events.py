@@ -223,7 +223,9 @@ def _ip_canonical(value: str) -> str | None:
         return None
     try:
         if ":" in value:
-            return clean_ipv6_address(value)
+            # ipaddress accepts every spelling (also the 45-character uncompressed one with a
+            # dotted tail); Django prints the form inet prints (::ffff:192.0.2.1).
+            return clean_ipv6_address(str(ipaddress.IPv6Address(value)))
         return str(ipaddress.IPv4Address(value))
     except (ValueError, ValidationError):
         return None

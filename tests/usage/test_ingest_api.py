@@ -814,3 +814,59 @@ def test_concurrent_batches_sharing_request_ids_store_each_once(request, ingest_
         assert sum(d["duplicates"] for d in data) == shared
     ids = list(Log.objects.values_list("request_id", flat=True))
     assert len(ids) == len(set(ids)) == rounds * (shared + 100)
+
+
+@pytest.fixture
+def slow_user_insert():
+    """Makes the creation of the user named "c2" sleep 0.3 s inside its transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_user() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_slow_user BEFORE INSERT ON users FOR EACH ROW "
+            "WHEN (NEW.username = 'c2') EXECUTE FUNCTION test_slow_user()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_slow_user ON users")
+            cursor.execute("DROP FUNCTION test_slow_user()")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_creating_the_same_users_do_not_deadlock(request, ingest_api):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serializes writers")
+    request.getfixturevalue("slow_user_insert")
+    token = ingest_api.token.secret  # type: ignore[union-attr]
+    users = [event(user_id=70 + i, username=f"c{i}") for i in range(5)]
+    batches = [users, users[::-1]]  # the second gateway names them in the opposite order
+    barrier = threading.Barrier(2)
+    answers: list[Any] = [None, None]
+
+    def send(slot: int) -> None:
+        try:
+            client = Client()
+            barrier.wait(timeout=10)
+            answers[slot] = client.post(
+                URL, batches[slot], content_type="application/json",
+                headers={"Authorization": f"Bearer {token}"},
+            )  # fmt: skip
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert dict(User.objects.filter(id__gte=70, id__lt=75).values_list("id", "username")) == {
+        70 + i: f"c{i}" for i in range(5)
+    }
+    assert Log.objects.count() == 10

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bench.core import Report, log, median, percentile
+from bench.core import Report, log, median, percentile, process_cpu_seconds
 from bench.server import DEFAULT_PG_URL, Server, fresh_database, ingest_credential
 from usage.demo import DemoGenerator
 
@@ -39,6 +39,8 @@ COLUMNS = [
     "batch_p95_ms",
     "events",
     "failures",
+    "server_cpu_ms_per_batch",
+    "db_cpu_ms_per_batch",
 ]
 
 
@@ -81,6 +83,8 @@ class RunResult:
     failures: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     elapsed: float = 0.0
+    server_cpu: float = 0.0  # seconds, gunicorn workers
+    db_cpu: float = 0.0  # seconds, PostgreSQL backends
 
     @property
     def rate(self) -> float:
@@ -143,7 +147,21 @@ def one_run(url: str, token: str, payloads: list[bytes], *, clients: int, durati
     return result
 
 
-def measure(url: str, token: str, args: argparse.Namespace, label: str) -> dict[str, Any]:
+def measured_run(server: Server | None, *args: Any, **kwargs: Any) -> RunResult:
+    """one_run, plus the CPU our server's workers and database backends spent on it."""
+    if server is None:
+        return one_run(*args, **kwargs)
+    workers, backends = server.worker_pids(), server.database_pids()
+    before = process_cpu_seconds(workers), process_cpu_seconds(backends)
+    result = one_run(*args, **kwargs)
+    result.server_cpu = process_cpu_seconds(workers) - before[0]
+    result.db_cpu = process_cpu_seconds(backends) - before[1]
+    return result
+
+
+def measure(
+    url: str, token: str, args: argparse.Namespace, label: str, server: Server | None = None
+) -> dict[str, Any]:
     log(f"[{label}] building {args.batches} bodies of {args.batch_size} events")
     payloads = bodies(batches=args.batches, size=args.batch_size, seed=args.seed, users=args.users)
     if args.warmup:
@@ -151,8 +169,8 @@ def measure(url: str, token: str, args: argparse.Namespace, label: str) -> dict[
                 expected=args.batch_size)  # fmt: skip
     runs: list[RunResult] = []
     for number in range(1, args.runs + 1):
-        run = one_run(url, token, payloads, clients=args.clients, duration=args.duration,
-                      expected=args.batch_size)  # fmt: skip
+        run = measured_run(server, url, token, payloads, clients=args.clients,
+                           duration=args.duration, expected=args.batch_size)  # fmt: skip
         runs.append(run)
         log(
             f"[{label}] run {number}: {run.accepted:,} events in {run.elapsed:.2f} s = "
@@ -173,7 +191,23 @@ def measure(url: str, token: str, args: argparse.Namespace, label: str) -> dict[
         "batch_p95_ms": round(percentile(latencies, 95), 1),
         "events": sum(run.accepted for run in runs),
         "failures": sum(len(run.failures) for run in runs),
+        "server_cpu_ms_per_batch": cpu_per_batch([run.server_cpu for run in runs], runs, args)
+        if server
+        else None,
+        "db_cpu_ms_per_batch": cpu_per_batch([run.db_cpu for run in runs], runs, args)
+        if server and server.database.kind == "postgres"
+        else None,
     }
+
+
+def cpu_per_batch(seconds: list[float], runs: list[RunResult], args: argparse.Namespace) -> float:
+    """Median over the runs of CPU milliseconds per batch."""
+    per_batch = [
+        cpu * 1000 / (run.accepted / args.batch_size)
+        for cpu, run in zip(seconds, runs, strict=True)
+        if run.accepted
+    ]
+    return round(median(per_batch), 1)
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -192,5 +226,5 @@ def run(args: argparse.Namespace) -> Report:
         database = fresh_database(kind, pg_url=args.pg_url)
         token = ingest_credential(database)
         with Server(database, workers=args.workers, request_log=not args.no_request_log) as server:
-            report.rows.append(measure(server.url, token, args, label=kind))
+            report.rows.append(measure(server.url, token, args, label=kind, server=server))
     return report

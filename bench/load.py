@@ -124,12 +124,12 @@ def _worker(
                         copy.write_row((event["request_id"], event["created_at"]))
             for event in events:
                 ts = event["created_at"]
-                seen = users.get(event["user_id"])
-                if seen is None or ts >= seen[0]:
+                user = users.get(event["user_id"])
+                if user is None or ts >= user[0]:
                     users[event["user_id"]] = (ts, event["username"])
                 if event.get("channel_id"):
-                    seen = channels.get(event["channel_id"])
-                    if seen is None or ts >= seen[0]:
+                    channel = channels.get(event["channel_id"])
+                    if channel is None or ts >= channel[0]:
                         channels[event["channel_id"]] = (ts, event["channel_name"])
             if done % COMMIT_EVERY == 0:
                 conn.commit()

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.core import ROOT, log
+from bench.core import ROOT, children, log
 
 DEFAULT_PG_URL = os.environ.get(
     "BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/tokenledger_bench"
@@ -152,6 +152,22 @@ class Server:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn did not answer /healthz within 60 s; see {self.log_path}")
+
+    def worker_pids(self) -> list[int]:
+        return children(self.process.pid) if self.process is not None else []
+
+    def database_pids(self) -> list[int]:
+        """The PostgreSQL backends serving this server (its workers keep their connections)."""
+        if self.database.kind != "postgres":
+            return []
+        import psycopg
+
+        with psycopg.connect(self.database.url.replace("postgres://", "postgresql://", 1)) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

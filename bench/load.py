@@ -104,8 +104,8 @@ def _worker(
     quoted = ", ".join(f'"{name}"' for name in columns)
     copy_logs = f"COPY logs ({quoted}) FROM STDIN"
     generator = DemoGenerator(seed=seed, days=days, events=rows, now=now, users=users)
-    users: dict[int, tuple[int, str]] = {}
-    channels: dict[int, tuple[int, str]] = {}
+    newest_user: dict[int, tuple[int, str]] = {}
+    newest_channel: dict[int, tuple[int, str]] = {}
     dumps = orjson.dumps
     with psycopg.connect(_pg_url(url)) as conn:
         conn.execute("SET synchronous_commit = off")  # a benchmark load: speed over durability
@@ -124,19 +124,19 @@ def _worker(
                         copy.write_row((event["request_id"], event["created_at"]))
             for event in events:
                 ts = event["created_at"]
-                user = users.get(event["user_id"])
+                user = newest_user.get(event["user_id"])
                 if user is None or ts >= user[0]:
-                    users[event["user_id"]] = (ts, event["username"])
+                    newest_user[event["user_id"]] = (ts, event["username"])
                 if event.get("channel_id"):
-                    channel = channels.get(event["channel_id"])
+                    channel = newest_channel.get(event["channel_id"])
                     if channel is None or ts >= channel[0]:
-                        channels[event["channel_id"]] = (ts, event["channel_name"])
+                        newest_channel[event["channel_id"]] = (ts, event["channel_name"])
             if done % COMMIT_EVERY == 0:
                 conn.commit()
             with progress.get_lock():
                 progress.value += len(events)
         conn.commit()
-    return {"users": users, "channels": channels}
+    return {"users": newest_user, "channels": newest_channel}
 
 
 def _defer_indexes(conn: Any) -> list[str]:

@@ -90,12 +90,13 @@ def _pg_execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 
 def _newest_per_key(events: Sequence[LogEvent], key: str, value: str) -> dict[int, tuple[int, str]]:
     """id -> (created_at, name) of that id's newest event in the batch (the later one of equals)."""
+    fields = attrgetter(key, "created_at", value)
     newest: dict[int, tuple[int, str]] = {}
     for event in events:
-        ident = getattr(event, key)
+        ident, created_at, name = fields(event)
         seen = newest.get(ident)
-        if seen is None or event.created_at >= seen[0]:
-            newest[ident] = (event.created_at, getattr(event, value))
+        if seen is None or created_at >= seen[0]:
+            newest[ident] = (created_at, name)
     return newest
 
 

@@ -274,6 +274,7 @@ def _provision(parts: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> Report:
+    started = time.time()
     stats = load_logs(
         url=args.pg_url, rows=args.rows, days=args.days, seed=args.seed, now=args.now,
         users=args.users, workers=args.workers, fresh=args.fresh,
@@ -285,6 +286,7 @@ def run(args: argparse.Namespace) -> Report:
         SUITE,
         columns=["phase", "seconds", "rows_per_s"],
         meta={**vars(args), "table_bytes": stats.table_bytes, "workers": args.workers},
+        started=started,
     )
     report.add(phase=f"generate + COPY {stats.rows:,} rows", seconds=round(stats.copy_seconds, 1),
                rows_per_s=round(stats.copy_rows_per_s))  # fmt: skip

@@ -270,6 +270,21 @@ class DemoGenerator:
             for user in everyone
         }
         self.model_channels = {model.name: _weighted(model.channels) for model in MODELS}
+        self.model_logs = {
+            model.name: (
+                math.log(model.prompt_median),
+                math.log(model.completion_median or 1),
+                math.log(model.first_token_ms or 1),
+            )
+            for model in MODELS
+        }
+        # new-api's billing note of a consume log (older versions; newer ones leave it empty).
+        self.contents = {
+            (model.name, group): f"model ratio {model.model_ratio:.2f}, completion ratio "
+            f"{model.completion_ratio:.2f}, group ratio {ratio:.2f}"
+            for model in MODELS
+            for group, ratio in GROUP_RATIOS.items()
+        }
 
     @property
     def chunks(self) -> int:
@@ -296,7 +311,16 @@ class DemoGenerator:
     def _event(self, rng: random.Random, index: int) -> dict[str, Any]:
         # The draws happen in a fixed order whatever the branch taken below, so that every
         # event's randomness depends only on the seed and its position.
-        u_time, u_user, u_kind, u_model, u_channel, u_token, u_ip = (rng.random() for _ in range(7))
+        draw, gauss = rng.random, rng.gauss
+        u_time, u_user, u_kind, u_model, u_channel, u_token, u_ip = (
+            draw(),
+            draw(),
+            draw(),
+            draw(),
+            draw(),
+            draw(),
+            draw(),
+        )
         created_at = self.timeline.at((index + u_time) / self.count)
         user: DemoUser = self.users[
             min(
@@ -333,7 +357,7 @@ class DemoGenerator:
         token_id, token_name = user.tokens[int(u_token * len(user.tokens))]
         group_ratio = GROUP_RATIOS[user.group]
         use_channel = [str(channel_id)]
-        if rng.random() < RETRY_SHARE:
+        if draw() < RETRY_SHARE:
             fallback = 7 if channel_id != 7 else channels[0]
             use_channel = [str(fallback), str(channel_id)]
         base.update(
@@ -345,15 +369,15 @@ class DemoGenerator:
             endpoint=model.endpoint,
         )
         # Draw everything the consume branch needs, also for errors (fixed draw order).
-        prompt = max(1, int(rng.lognormvariate(math.log(model.prompt_median), 0.9)))
+        # Log-normal token counts and latencies around each model's medians.
+        log_prompt, log_completion, log_first_token = self.model_logs[model.name]
+        prompt = max(1, int(math.exp(log_prompt + 0.9 * gauss())))
         completion = (
-            max(1, int(rng.lognormvariate(math.log(model.completion_median), 0.8)))
-            if model.completion_median
-            else 0
+            max(1, int(math.exp(log_completion + 0.8 * gauss()))) if model.completion_median else 0
         )
-        is_stream = rng.random() < model.stream_share
-        first_token = int(rng.lognormvariate(math.log(model.first_token_ms or 1), 0.5))
-        cache_draw, cache_part, error_draw = rng.random(), rng.random(), rng.random()
+        is_stream = draw() < model.stream_share
+        first_token = int(math.exp(log_first_token + 0.5 * gauss()))
+        cache_draw, cache_part, error_draw = draw(), draw(), draw()
 
         if u_kind > 1 - ERROR_SHARE:
             status, code, error_type, message = ERRORS[int(error_draw * len(ERRORS))]
@@ -410,10 +434,7 @@ class DemoGenerator:
             other["cache_creation_ratio"] = 1.25
         base.update(
             type=2,
-            content=(
-                f"model ratio {model.model_ratio:.2f}, completion ratio "
-                f"{model.completion_ratio:.2f}, group ratio {group_ratio:.2f}"
-            ),
+            content=self.contents[model.name, user.group],
             quota=quota,
             prompt_tokens=prompt,
             completion_tokens=completion,

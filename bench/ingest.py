@@ -26,7 +26,7 @@ from bench.server import DEFAULT_PG_URL, Server, fresh_database, ingest_credenti
 from usage.demo import DemoGenerator
 
 SUITE = "ingest"
-RUN_TAG = b"@@@@@@"  # replaced in every request id by a tag unique to the run
+RUN_TAG = b"@@@@@@"  # prefixes every request id; replaced by a tag unique to the run
 COLUMNS = [
     "db",
     "server_workers",
@@ -73,7 +73,7 @@ def bodies(*, batches: int, size: int, seed: int, users: int = 10) -> list[bytes
     )
     events = list(generator.events())
     for event in events:
-        event["request_id"] = RUN_TAG.decode() + event["request_id"][6:]
+        event["request_id"] = RUN_TAG.decode() + event["request_id"]
     return [orjson.dumps({"logs": events[i : i + size]}) for i in range(0, len(events), size)]
 
 

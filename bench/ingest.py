@@ -129,7 +129,10 @@ def one_run(url: str, token: str, payloads: list[bytes], *, clients: int, durati
             if index >= len(tagged):
                 return
             sent = time.perf_counter()
-            status, answer = post(host, port, token, tagged[index])
+            try:
+                status, answer = post(host, port, token, tagged[index])
+            except (OSError, http.client.HTTPException) as exc:
+                status, answer = 0, {"error": repr(exc)}
             took = (time.perf_counter() - sent) * 1000
             data = answer.get("data") or {}
             with lock:

@@ -144,7 +144,7 @@ def _users_known(ids: list[int]) -> dict[int, tuple[str, int]]:
     than the query)."""
     if connection.vendor == "postgresql":
         rows = _pg_execute(
-            "SELECT id, username, COALESCE(EXTRACT(EPOCH FROM last_seen_at)::int8, 0) "  # noqa: S608
+            "SELECT id, username, COALESCE(floor(EXTRACT(EPOCH FROM last_seen_at))::int8, 0) "  # noqa: S608
             f"FROM {User._meta.db_table} WHERE id = ANY(%b::int8[])",
             [ids],
         )

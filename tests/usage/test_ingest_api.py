@@ -542,11 +542,15 @@ def test_steady_state_batch_costs_a_fixed_number_of_queries(ingest_api, django_a
     post(ingest_api, batch(0, 10))  # provisions the users and channels, marks the token used
     # token lookup, SAVEPOINT, claim request ids, users SELECT, channels SELECT, logs INSERT,
     # one upsert per rollup table (site, channel, user total, user: usage.rollups.FAMILIES),
-    # RELEASE SAVEPOINT: the same for 1000 events as for 2 (no per-event query).
-    with django_assert_num_queries(11):
+    # RELEASE SAVEPOINT: the same for 1000 events as for 2 (no per-event query). On PostgreSQL
+    # one catalog query more: inside the test's transaction the partition the first batch made
+    # is not committed, so logs.partitions does not trust its cache (a server that has
+    # committed it asks nothing; tests/logs/test_partitions.py pins that).
+    expected = 12 if connection.vendor == "postgresql" else 11
+    with django_assert_num_queries(expected):
         response = post(ingest_api, batch(10, 1000))
     assert response.json()["data"]["accepted"] == 1000
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(expected):
         post(ingest_api, batch(1010, 2))
 
 

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from accounts.models import AccessToken, User, hash_token
 
 MSG_NOT_LOGGED_IN = "Unauthorized: not logged in and no access token provided"
-MSG_INVALID_TOKEN = "Unauthorized: invalid access token"
+MSG_INVALID_TOKEN = "Unauthorized: invalid access token"  # noqa: S105 (a message, not a secret)
 MSG_HEADER_MISSING = "Unauthorized: New-Api-User header missing"
 MSG_HEADER_FORMAT = "Unauthorized: New-Api-User format error"
 MSG_HEADER_MISMATCH = "Unauthorized: New-Api-User does not match the logged-in user"

@@ -18,7 +18,7 @@ from accounts.authentication import (
     MSG_INSUFFICIENT,
     MSG_NOT_LOGGED_IN,
 )
-from accounts.models import AccessToken, Role, Scope, Status
+from accounts.models import AccessToken, Role, Scope, Status, User
 
 
 class HeaderRefused(exceptions.NotAuthenticated):
@@ -45,7 +45,8 @@ class GatewayPermission(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        if user is None or not getattr(user, "pk", None):
+        # Nobody authenticated: UNAUTHENTICATED_USER is None, so request.user is None.
+        if not isinstance(user, User):
             raise exceptions.NotAuthenticated(MSG_NOT_LOGGED_IN)
         if getattr(view, "requires_new_api_user", False):
             header_id = new_api_user_header(request.META.get("HTTP_NEW_API_USER"))
@@ -63,3 +64,11 @@ class GatewayPermission(BasePermission):
         if user.role < getattr(view, "min_role", Role.COMMON):
             raise exceptions.PermissionDenied(MSG_INSUFFICIENT)
         return True
+
+
+def gateway_user(request: Request) -> User:
+    """The authenticated user of a view guarded by GatewayPermission, typed as our User."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated(MSG_NOT_LOGGED_IN)
+    return user

@@ -42,27 +42,37 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def database_from_url(url: str) -> dict[str, object]:
-    """Turn `postgres://user:pass@host:port/name?opt=v` or `sqlite:///path` into a DATABASES entry."""
+    """A DATABASES entry for `postgres://user:pass@host:port/name?option=value` or for
+    `sqlite:///relative/path`, `sqlite:////absolute/path`, `sqlite://:memory:`.
+
+    User, password and host are percent-decoded (a socket directory is written `%2Fvar%2Frun`);
+    query options go to the driver (`?sslmode=require`)."""
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
-        config: dict[str, object] = {
-            "ENGINE": "django.db.backends.postgresql",
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"DATABASE_URL has an invalid port: {exc}") from None
+        return {
+            # django.db.backends.postgresql, aware of the partitioned logs table.
+            "ENGINE": "config.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "tokenledger",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
+            "HOST": unquote(parts.hostname or ""),
+            "PORT": str(port or ""),
             "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": options,
+            # JIT compilation costs 20-100 ms on a query the planner overestimates (a range join
+            # over the usage rollups, docs/aggregates.md) and buys nothing on this app's short
+            # queries. `?options=...` in the URL replaces this.
+            "OPTIONS": {"options": "-c jit=off", **options},
         }
-        return config
     if parts.scheme == "sqlite":
-        # sqlite:///relative/path, sqlite:////absolute/path, sqlite://:memory:
-        path = url[len("sqlite://") :]
-        if path.startswith("/"):
-            path = path[1:] if not path.startswith("//") else path[1:]
+        path = parts.netloc + parts.path
+        if not parts.netloc:
+            path = path[1:]  # the third slash separates the (empty) host from the path
         return sqlite_database(path or str(VAR_DIR / "tokenledger.sqlite3"))
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
 
@@ -126,12 +136,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
+    "config.routers.ReadOnlyRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "usage.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -149,6 +161,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "usage.context_processors.layout",
             ],
         },
     },
@@ -161,8 +174,18 @@ else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": sqlite_database(str(VAR_DIR / "tokenledger.sqlite3"))}
 
+REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+if REPLICA_URL:
+    DATABASES["replica"] = database_from_url(REPLICA_URL)
+    # In tests the replica is the primary's test database (no replication to wait for).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+# Bound on each statement of a read-only request on PostgreSQL (0 disables).
+READ_STATEMENT_TIMEOUT_MS = env_int("READ_STATEMENT_TIMEOUT_MS", 15000) or 0
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.GatewayUserBackend"]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -181,7 +204,28 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[object] = [BASE_DIR / "static"]
+# Front-end packages come from the npm registry (package.json pins them, `npm ci` installs them
+# under node_modules/, never committed). Chart.js is served from there at a stable path; when it
+# is not installed the templates fall back to the CDN copy (VENDOR_SCRIPTS).
+NODE_MODULES_DIR = BASE_DIR / "node_modules"
+if (NODE_MODULES_DIR / "chart.js" / "dist").is_dir():
+    STATICFILES_DIRS.append(("vendor/chart.js", NODE_MODULES_DIR / "chart.js" / "dist"))
+VENDOR_SCRIPTS = {
+    # The version must equal package-lock.json's and the hash that of its dist/chart.umd.js
+    # (tests/test_assets.py checks both).
+    "chart.js": {
+        "version": "4.6.1",
+        "path": "vendor/chart.js/chart.umd.js",
+        "cdn": "https://cdn.jsdelivr.net/npm/chart.js@4.6.1/dist/chart.umd.js",
+        "integrity": "sha384-lm7tNiW/3uF4tLujoEeoR94zIODe3hCWqRtW0UgxpQE3QslzOhlD22UqQk1tSBhB",
+    },
+}
+# Outside production WhiteNoise serves straight from the finders, so `runserver` and gunicorn
+# work without collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -226,6 +270,25 @@ QUOTA_PER_UNIT = env_int("QUOTA_PER_UNIT", 500000) or 500000
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", None)
 USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", None)
 
+
+def log_partition_days_default(retention_days: int | None) -> int:
+    """Daily partitions when retention keeps at most 60 days, weekly up to 400 days, else (and
+    when logs are kept forever) 28 days: about 60 partitions, or 13 a year when kept forever,
+    because every all-time query plans and locks each one (docs/partitioning.md measures it)."""
+    if retention_days and retention_days <= 60:
+        return 1
+    if retention_days and retention_days <= 400:
+        return 7
+    return 28
+
+
+# PostgreSQL: width of a `logs` time partition in days (docs/partitioning.md).
+LOG_PARTITION_DAYS = env_int("LOG_PARTITION_DAYS", None) or log_partition_days_default(
+    LOG_RETENTION_DAYS
+)
+if LOG_PARTITION_DAYS < 1:
+    raise ImproperlyConfigured("LOG_PARTITION_DAYS must be at least 1")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -250,7 +313,9 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) or 0
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # On by default as in cookiecutter-django (check --deploy asks for it); the header only
+    # permits a submission to the browsers' preload list, it does not submit anything.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -1,67 +1,13 @@
-"""The new-api family's edge: its envelope, its error shape and the base view of its routes.
+"""The new-api family's edge moved to `accounts.newapi` (accounts' own `/api/user/self` speaks it
+and a lower app cannot import a higher one). Import from there; this name stays for old imports."""
 
-Envelope: `{"success": true, "message": "", "data": ...}`. Refusals keep new-api's body with a
-401/403 status; business and validation errors are HTTP 200 with `success: false`, which is what
-new-api's clients read (API.md section 1)."""
+from accounts.newapi import (
+    NEW_API_ERROR,
+    NewApiError,
+    NewApiView,
+    fail,
+    new_api_exception_handler,
+    ok,
+)
 
-from __future__ import annotations
-
-from typing import Any
-
-from django.http import Http404
-from rest_framework import exceptions, status
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from accounts.models import Role, Scope
-from accounts.permissions import GatewayPermission
-
-
-def ok(data: Any = None) -> Response:
-    return Response({"success": True, "message": "", "data": data})
-
-
-def fail(message: str, http_status: int = status.HTTP_200_OK) -> Response:
-    return Response({"success": False, "message": message}, status=http_status)
-
-
-class NewApiError(exceptions.APIException):
-    """A business or validation error: HTTP 200, `success: false`, the message as given."""
-
-    status_code = status.HTTP_200_OK
-
-
-def _message(detail: Any) -> str:
-    if isinstance(detail, list):
-        return "; ".join(_message(item) for item in detail)
-    if isinstance(detail, dict):
-        return "; ".join(f"{key}: {_message(value)}" for key, value in detail.items())
-    return str(detail)
-
-
-def new_api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, Http404):
-        return fail("not found", status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, exceptions.ValidationError):
-        return fail(_message(exc.detail))
-    if not isinstance(exc, exceptions.APIException):
-        return None
-    response = fail(_message(exc.detail), exc.status_code)
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        response["WWW-Authenticate"] = 'Bearer realm="tokenledger"'
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        response["Retry-After"] = str(int(exc.wait))
-    return response
-
-
-class NewApiView(APIView):
-    """Base of `/api/log/...` and `/api/data/...`: new-api's UserAuth (min_role common) or
-    AdminAuth (min_role admin), with the `New-Api-User` header required."""
-
-    permission_classes = [GatewayPermission]
-    requires_new_api_user = True
-    required_scope = Scope.READ
-    min_role = Role.COMMON
-
-    def get_exception_handler(self) -> Any:
-        return new_api_exception_handler
+__all__ = ["NEW_API_ERROR", "NewApiError", "NewApiView", "fail", "new_api_exception_handler", "ok"]

@@ -15,6 +15,12 @@ from tests.factories import AccessTokenFactory, UserFactory
 from usage.services import IngestResult, logs_ingest
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Users get passwords (the factory, logins); the production hasher costs ~0.3 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class ApiClient:
     """A Django test client that sends a token and, for the new-api family, New-Api-User."""
 
@@ -53,8 +59,8 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 def _client_for(role: int, user_id: int, username: str, scope: str = Scope.READ) -> ApiClient:
-    user = UserFactory(id=user_id, username=username, role=role)
-    token = AccessTokenFactory(user=user, scope=scope)
+    user = UserFactory.create(id=user_id, username=username, role=role)
+    token = AccessTokenFactory.create(user=user, scope=scope)
     return ApiClient(user, token)
 
 

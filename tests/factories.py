@@ -11,7 +11,7 @@ from accounts.models import AccessToken, Role, Scope, Status, User, hash_token
 from logs.events import LogEvent
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("id",)
@@ -23,7 +23,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-for-tests-1")
 
 
-class AccessTokenFactory(factory.django.DjangoModelFactory):
+class AccessTokenFactory(factory.django.DjangoModelFactory[AccessToken]):
     """`AccessTokenFactory(user=u, scope="read")`; the secret is on `token.secret`."""
 
     class Meta:

@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, Scope
+from logs.api import LOG_DELETE_SCHEMA, LOG_LIST_SCHEMA, log_delete_response, log_list_response
 from logs.events import MAX_BODY_BYTES, BatchError, LogEvent, batch_parse, event_parse
-from logs.newapi import NewApiView, fail, ok
+from logs.newapi import NEW_API_ERROR, NewApiView, fail, ok
 from usage.services import logs_ingest
 
 logger = logging.getLogger(__name__)
@@ -39,9 +40,6 @@ INGEST_RESULT = inline_serializer(
         ),
     },
 )
-NEW_API_ERROR = inline_serializer(
-    "NewApiError", {"success": serializers.BooleanField(), "message": serializers.CharField()}
-)
 
 
 class LogCollectionView(NewApiView):
@@ -57,9 +55,20 @@ class LogCollectionView(NewApiView):
             self.min_role = Role.COMMON
         super().initial(request, *args, **kwargs)
 
+    @LOG_LIST_SCHEMA
+    def get(self, request: Request) -> Response:
+        return log_list_response(request, admin=True)
+
+    @LOG_DELETE_SCHEMA
+    def delete(self, request: Request) -> Response:
+        return log_delete_response(request)
+
     @extend_schema(
         operation_id="logs_ingest",
         summary="Ingest a batch of 1..1000 log events (ingest token)",
+        # An ingest token and no New-Api-User (see initial()). The list holds security
+        # requirement objects; drf-spectacular's annotation says str, its code uses them as is.
+        auth=[{"accessToken": []}],  # type: ignore[list-item]
         request={"application/json": {"type": "object"}},
         responses={
             200: INGEST_RESULT,

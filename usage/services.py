@@ -13,11 +13,26 @@ from typing import Any
 
 import orjson
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import DataError, connection, models, transaction
 
 from accounts.models import Channel, User
 from logs.events import LogEvent
 from logs.models import IngestKey, Log
+from logs.partitions import partitions_ensure_for
+from usage.buckets import bucket_of
+from usage.rollups import (
+    DAY,
+    FAMILIES,
+    MEASURES,
+    PG_TYPES,
+    Family,
+    day_floor,
+    in_range,
+    quoted,
+    select_coarser,
+    select_from_logs,
+)
+from usage.selectors import usage_complete_since, usage_rollup_end
 
 LOG_COLUMNS = (
     "created_at",
@@ -49,6 +64,9 @@ LOG_COLUMNS = (
 # it moves by more than this: a busy user costs one row update per ten minutes, not one per
 # batch (renames set it exactly; see users_provision).
 LAST_SEEN_RESOLUTION = 600
+
+
+MAX_SUM = 2**63 - 1  # rollup columns are BIGINT
 
 
 @dataclass
@@ -403,6 +421,181 @@ def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
             # provisioning from the whole batch changes nothing they did not already change.
             touched = _users_sync(users)
             _channels_sync(*channels)
+            partitions_ensure_for(events=result.accepted_events)  # PostgreSQL: a partition each
             _logs_insert([rows[index] for index in accepted])
+            usage_rollup_apply(events=result.accepted_events)
             _users_touch(touched)
     return result
+
+
+def _rollup_rows(family: Family, events: Sequence[LogEvent]) -> list[tuple[Any, ...]]:
+    """The batch summed per (span, bucket, dimensions) of `family`: one row per key, sorted by
+    key so that concurrent batches lock shared rows in the same order (no deadlock)."""
+    finest, *coarser = family.spans
+    sums: dict[tuple[object, ...], list[int]] = {}
+    for event in events:
+        first_token = event.first_token_ms
+        key = (
+            bucket_of(event.created_at, finest),
+            *(getattr(event, name) for name in family.dims),
+        )
+        measures = (
+            1,
+            event.quota,
+            event.prompt_tokens,
+            event.completion_tokens,
+            event.cache_read_tokens,
+            event.cache_creation_tokens,
+            event.duration_ms,
+            first_token or 0,
+            0 if first_token is None else 1,
+        )
+        held = sums.get(key)
+        if held is None:
+            sums[key] = list(measures)
+        else:
+            for index, value in enumerate(measures):
+                held[index] += value
+    levels = {finest: sums}
+    for span in coarser:
+        folded: dict[tuple[object, ...], list[int]] = {}
+        for (bucket, *dims), values in sums.items():
+            key = (bucket_of(bucket, span), *dims)  # type: ignore[arg-type]
+            held = folded.get(key)
+            if held is None:
+                folded[key] = list(values)
+            else:
+                for index, value in enumerate(values):
+                    held[index] += value
+        levels[span] = sums = folded
+    rows = sorted(
+        (span, *key, *measures) for span, level in levels.items() for key, measures in level.items()
+    )
+    # `sums` is now the coarsest span's: the largest values. PostgreSQL raises the same on an
+    # overflow against a stored row (SQLite would turn the sum into a float: counters near
+    # 2**63 are not usage a gateway reports).
+    if any(value > MAX_SUM for held in sums.values() for value in held):
+        raise DataError("a usage sum exceeds the 64-bit range; nothing of the batch was stored")
+    return rows
+
+
+def _rollup_upsert(family: Family, rows: list[tuple[Any, ...]]) -> None:
+    quote = connection.ops.quote_name
+    table = quote(family.table)
+    columns = ", ".join(quote(name) for name in family.columns)
+    key = ", ".join(quote(name) for name in ("span", "bucket", *family.dims))
+    add = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in MEASURES
+    )
+    if connection.vendor == "postgresql":
+        # Binary array parameters (see _raw_cursor): the client-side quoting of Django's cursor
+        # cost more than the upsert itself.
+        arrays = ", ".join(f"%b::{PG_TYPES[name]}[]" for name in family.columns)
+        _pg_execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+            f"ON CONFLICT ({key}) DO UPDATE SET {add}",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        return
+    placeholders = ", ".join(["%s"] * len(family.columns))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT ({key}) DO UPDATE SET {add}",
+            rows,
+        )
+
+
+def usage_rollup_apply(*, events: Sequence[LogEvent]) -> None:
+    """Add stored events to every rollup table: one INSERT ... ON CONFLICT DO UPDATE per table.
+
+    Called by `logs_ingest` inside its transaction with the accepted events only, so a log and
+    every aggregate counting it commit or roll back together, and a duplicate is never counted.
+    Nothing else adds to the rollups (rebuild_usage recomputes them from the logs)."""
+    if not events:
+        return
+    for family in FAMILIES:
+        _rollup_upsert(family, _rollup_rows(family, events))
+
+
+@dataclass
+class RebuildResult:
+    since: int | None = None  # the first rebuilt instant (a UTC midnight); None: nothing to do
+    until: int | None = None
+    deleted: int = 0
+    inserted: int = 0
+    clamped: bool = False  # the asked-for start lay before the oldest complete day of logs
+
+
+def usage_rebuild(
+    *, since: int | None = None, chunk_days: int = 1, progress: Any = None
+) -> RebuildResult:
+    """Recompute every rollup row from `since` (aligned down to a UTC midnight; default and
+    minimum: `usage_complete_since()`) from the raw logs, one transaction per chunk of
+    `chunk_days` days: delete the chunk's rows, then INSERT ... SELECT ... GROUP BY the logs for
+    the finest span and sum the coarser spans from it. On PostgreSQL each chunk holds a SHARE
+    lock on the logs, so no ingest lands between the delete and the insert (ingests wait for the
+    chunk, a second or so). `progress(chunk_start, chunk_end)` is called after each chunk."""
+    result = RebuildResult()
+    safe = usage_complete_since()
+    if safe is None:
+        return result
+    start = safe if since is None else day_floor(since)
+    if start < safe:
+        start, result.clamped = safe, True
+    end = usage_rollup_end()
+    result.since, result.until = start, end
+    step = max(1, chunk_days) * DAY
+    for lo in range(start, end, step):
+        hi = min(lo + step, end)
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"LOCK TABLE {Log._meta.db_table} IN SHARE MODE")
+            for family in FAMILIES:
+                cursor.execute(
+                    f"DELETE FROM {family.table} WHERE {in_range(family)}",  # noqa: S608
+                    [lo, hi],
+                )
+                result.deleted += cursor.rowcount
+                columns = quoted(family.columns)
+                finest, *coarser = family.spans
+                cursor.execute(
+                    f"INSERT INTO {family.table} ({columns}) " + select_from_logs(family, finest),
+                    [lo, hi],
+                )
+                result.inserted += cursor.rowcount
+                finer = finest
+                for span in coarser:
+                    cursor.execute(
+                        f"INSERT INTO {family.table} ({columns}) "
+                        + select_coarser(family, finer, span),
+                        [lo, hi],
+                    )
+                    result.inserted += cursor.rowcount
+                    finer = span
+        if progress is not None:
+            progress(lo, hi)
+    return result
+
+
+def usage_purge(*, before: int, chunk_days: int = 1) -> int:
+    """Delete the rollup rows of every day that ends on or before `before` (aligned down to a UTC
+    midnight), oldest first, one short transaction per chunk of days. Returns the rows deleted.
+    The only way rollup rows disappear besides rebuild_usage (USAGE_RETENTION_DAYS)."""
+    cutoff = day_floor(before)
+    step = max(1, chunk_days) * DAY
+    deleted = 0
+    for family in FAMILIES:
+        first = family.model._default_manager.filter(span=family.spans[0]).aggregate(
+            first=models.Min("bucket")
+        )["first"]
+        if first is None:
+            continue
+        for lo in range(day_floor(first), cutoff, step):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {family.table} WHERE {in_range(family)}",  # noqa: S608
+                    [lo, min(lo + step, cutoff)],
+                )
+                deleted += cursor.rowcount
+    return deleted

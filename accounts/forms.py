@@ -1,0 +1,73 @@
+"""Forms of the login and account pages."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts.models import Scope, User
+
+MSG_DISABLED = "This account is disabled. Ask an administrator to enable it."
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, telling a disabled user why they cannot log in.
+
+    Django's backend refuses inactive users without saying so; the reason is given only to
+    someone who typed that user's correct password, so it reveals nothing to a guesser."""
+
+    error_messages = {**AuthenticationForm.error_messages, "inactive": MSG_DISABLED}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username"})
+        self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except forms.ValidationError as error:
+            if error.code == "invalid_login" and self._is_disabled_with_password():
+                raise forms.ValidationError(MSG_DISABLED, code="inactive") from None
+            raise
+
+    def _is_disabled_with_password(self) -> bool:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not username or not password:
+            return False
+        user = User.objects.filter(username=username).first()
+        return user is not None and not user.is_active and user.check_password(password)
+
+
+class AccessTokenCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=64,
+        help_text="A label to recognise the token by, e.g. the script or host that uses it.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "grafana-exporter"}),
+    )
+    scope = forms.ChoiceField(
+        choices=Scope.choices,
+        initial=Scope.READ,
+        widget=forms.RadioSelect,
+        help_text="read: your usage and logs through the API. ingest: may only write logs.",
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # An ingest token writes logs for any user id, so only operators may hold one.
+        if not user.is_admin:
+            scope = cast(forms.ChoiceField, self.fields["scope"])
+            scope.choices = [(Scope.READ.value, Scope.READ.label)]
+            self.fields["scope"].help_text = (
+                "read: your usage and logs through the API. Ingest tokens (for gateways) "
+                "are created by administrators."
+            )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the token a name.")
+        return name

@@ -1,0 +1,78 @@
+"""The new-api family's edge: its envelope, its error shape and the base view of its routes.
+
+It lives in `accounts`, the lowest app, because routes of every app speak it: `/api/user/self`
+(accounts), `/api/log/...` (logs, usage) and `/api/data/...` (usage).
+
+Envelope: `{"success": true, "message": "", "data": ...}`. Refusals keep new-api's body with a
+401/403 status; business and validation errors are HTTP 200 with `success: false`, which is what
+new-api's clients read (API.md section 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Role, Scope
+from accounts.permissions import GatewayPermission
+
+# The body of every refusal and business error, for the OpenAPI schema.
+NEW_API_ERROR = inline_serializer(
+    "NewApiError", {"success": serializers.BooleanField(), "message": serializers.CharField()}
+)
+
+
+def ok(data: Any = None) -> Response:
+    return Response({"success": True, "message": "", "data": data})
+
+
+def fail(message: str, http_status: int = status.HTTP_200_OK) -> Response:
+    return Response({"success": False, "message": message}, status=http_status)
+
+
+class NewApiError(exceptions.APIException):
+    """A business or validation error: HTTP 200, `success: false`, the message as given."""
+
+    status_code = status.HTTP_200_OK
+
+
+def _message(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(_message(item) for item in detail)
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_message(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def new_api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Http404):
+        return fail("not found", status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, exceptions.ValidationError):
+        return fail(_message(exc.detail))
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    response = fail(_message(exc.detail), exc.status_code)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response["WWW-Authenticate"] = 'Bearer realm="tokenledger"'
+    # getattr: the DRF stubs do not declare Throttled.wait (seconds, or None when unknown).
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        response["Retry-After"] = str(int(wait))
+    return response
+
+
+class NewApiView(APIView):
+    """Base of `/api/log/...` and `/api/data/...`: new-api's UserAuth (min_role common) or
+    AdminAuth (min_role admin), with the `New-Api-User` header required."""
+
+    permission_classes = [GatewayPermission]
+    requires_new_api_user = True
+    required_scope = Scope.READ
+    min_role = Role.COMMON
+
+    def get_exception_handler(self) -> Any:
+        return new_api_exception_handler

@@ -1,0 +1,134 @@
+"""Read replica routing (`DATABASE_REPLICA_URL`).
+
+Reads of logs and usage made while serving a read-only request (GET/HEAD outside the Django
+admin) go to the replica; everything else, and every write, goes to the primary. Accounts,
+tokens and sessions are always read from the primary, so a token created a moment ago works
+even when the replica lags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+REPLICA = "replica"
+PRIMARY = "default"
+REPLICA_APPS = frozenset({"logs", "usage"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+_read_only: ContextVar[bool] = ContextVar("tokenledger_read_only", default=False)
+
+
+@contextmanager
+def read_only_request() -> Iterator[None]:
+    """Mark the current request (or block) as read-only: its log/usage reads may use the replica."""
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def replica_configured() -> bool:
+    return REPLICA in settings.DATABASES
+
+
+class ReplicaRouter:
+    def db_for_read(self, model: type[Any], **hints: Any) -> str:
+        if _read_only.get() and model._meta.app_label in REPLICA_APPS and replica_configured():
+            return REPLICA
+        return PRIMARY
+
+    def db_for_write(self, model: type[Any], **hints: Any) -> str:
+        return PRIMARY
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
+        return True
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        # The replica is a copy of the primary: migrations run on the primary only.
+        return db == PRIMARY
+
+
+def is_read_only(request: HttpRequest) -> bool:
+    return request.method in READ_METHODS and not request.path.startswith("/admin/")
+
+
+class ReadOnlyRequestMiddleware:
+    """Routes read-only requests' reads to the replica and, on PostgreSQL, bounds every statement
+    they run with `READ_STATEMENT_TIMEOUT_MS`, so one slow report cannot pile up on the server.
+
+    The bound is set just before the request's first statement (a request that runs no query
+    opens no connection) and reset when the response is finished (after streaming, for exports).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_read_only(request):
+            return self.get_response(request)
+        alias = REPLICA if replica_configured() else PRIMARY
+        connection = connections[alias]
+        timeout = int(settings.READ_STATEMENT_TIMEOUT_MS or 0)
+        if not timeout or connection.vendor != "postgresql":
+            with read_only_request():
+                return self.get_response(request)
+        bound = _StatementBound(timeout)
+        with read_only_request(), connection.execute_wrapper(bound):
+            try:
+                response = self.get_response(request)
+            except BaseException:
+                bound.reset(connection)
+                raise
+        if isinstance(response, StreamingHttpResponse):
+            # The export's queries run while the body streams: keep the bound for them (the
+            # wrapper is gone, so set it now if no query ran yet) and reset it at close.
+            def stream_with_bound(content: Any) -> Iterator[Any]:
+                with read_only_request(), connection.execute_wrapper(bound):
+                    yield from content
+
+            response.streaming_content = stream_with_bound(response.streaming_content)
+            response._resource_closers.append(lambda: bound.reset(connection))
+            return response
+        bound.reset(connection)
+        return response
+
+
+class _StatementBound:
+    """An execute wrapper that sets `statement_timeout` once, before the first statement."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.timeout_ms = timeout_ms
+        self.active = False
+
+    def __call__(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        if not self.active:
+            self.active = True
+            # The driver's own cursor: bypasses the wrappers (no recursion).
+            context["cursor"].cursor.execute(f"SET statement_timeout = {int(self.timeout_ms)}")
+        return execute(sql, params, many, context)
+
+    def reset(self, connection: Any) -> None:
+        if not self.active or connection.connection is None:
+            return
+        self.active = False
+        try:
+            # The driver's connection: like the SET, outside Django's query log and wrappers.
+            connection.connection.execute("RESET statement_timeout")
+        except Exception:
+            # Broken connection or aborted transaction: do not reuse it with the bound.
+            if not connection.in_atomic_block:
+                connection.close()

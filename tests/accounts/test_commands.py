@@ -1,0 +1,146 @@
+"""Management commands of API.md section 1 and of `make run`."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from accounts.models import AccessToken, Role, Status, User
+from tests.factories import UserFactory
+
+
+def run(*args: str, **options: Any) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def test_createsuperuser_creates_a_root_user(db, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-root-password")
+
+    run("createsuperuser", "--noinput", "--username", "operator")
+
+    user = User.objects.get(username="operator")
+    assert (user.role, user.status) == (Role.ROOT, Status.ENABLED)
+    assert user.check_password("a-long-root-password")
+    assert Client().login(username="operator", password="a-long-root-password")
+
+
+def test_createsuperuser_takes_the_id_after_the_largest(db, monkeypatch):
+    UserFactory.create(id=41)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-root-password")
+
+    run("createsuperuser", "--noinput", "--username", "operator")
+
+    assert User.objects.get(username="operator").id == 42
+
+
+@pytest.mark.parametrize("scope", ["read", "ingest"])
+def test_create_credential_prints_the_token_alone_on_the_last_line(db, scope):
+    UserFactory.create(id=5, username="gateway", role=Role.ROOT)
+
+    out, err = run("create_credential", "gateway", "--scope", scope, "--name", "relay-1")
+
+    secret = out.splitlines()[-1]
+    assert secret.startswith("tl_") and " " not in secret
+    token = AccessToken.objects.get()
+    assert (token.user_id, token.scope, token.name) == (5, scope, "relay-1")
+    assert "shown once" in err
+
+
+def test_created_read_credential_authenticates(db):
+    UserFactory.create(id=5, username="alice")
+    out, _ = run("create_credential", "alice", "--scope", "read")
+    secret = out.splitlines()[-1]
+
+    response = Client().get(
+        "/api/user/self", headers={"Authorization": f"Bearer {secret}", "New-Api-User": "5"}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["data"]["username"] == "alice"
+
+
+def test_created_ingest_credential_writes_logs(db):
+    UserFactory.create(id=5, username="gateway", role=Role.ROOT)
+    out, _ = run("create_credential", "gateway", "--scope", "ingest")
+    secret = out.splitlines()[-1]
+
+    response = Client().post(
+        "/api/log/",
+        {"logs": [{"user_id": 9, "username": "bob", "request_id": "r-1"}]},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["data"]["accepted"] == 1
+
+
+def test_create_credential_defaults_to_read_scope(db):
+    UserFactory.create(id=5, username="alice")
+
+    run("create_credential", "alice")
+
+    assert AccessToken.objects.get().scope == "read"
+
+
+def test_create_credential_refuses_an_unknown_user(db):
+    with pytest.raises(CommandError, match="no user named 'nobody'"):
+        run("create_credential", "nobody", "--scope", "read")
+    assert not AccessToken.objects.exists()
+
+
+def test_create_credential_refuses_an_unknown_scope(db):
+    UserFactory.create(id=5, username="alice")
+
+    with pytest.raises(CommandError, match="invalid choice: 'write'"):
+        run("create_credential", "alice", "--scope", "write")
+    assert not AccessToken.objects.exists()
+
+
+def test_ensure_demo_login_creates_a_root_login_and_prints_it(db):
+    out, _ = run("ensure_demo_login")
+
+    assert out.strip() == "login: demo / password: tokenledger-demo"
+    demo = User.objects.get(username="demo")
+    assert (demo.role, demo.status) == (Role.ROOT, Status.ENABLED)
+    assert Client().login(username="demo", password="tokenledger-demo")
+
+
+def test_ensure_demo_login_restores_its_own_login(db):
+    run("ensure_demo_login")
+    demo = User.objects.get(username="demo")
+    demo.set_password("changed")
+    demo.status = Status.DISABLED
+    demo.save()
+
+    out, _ = run("ensure_demo_login")
+
+    assert out.strip() == "login: demo / password: tokenledger-demo"
+    assert Client().login(username="demo", password="tokenledger-demo")
+    assert User.objects.filter(username="demo").count() == 1
+
+
+def test_ensure_demo_login_leaves_a_real_user_named_demo_alone(db):
+    real = UserFactory.create(id=77, username="demo", role=Role.COMMON)
+    password_before = real.password
+
+    out, err = run("ensure_demo_login")
+
+    assert out == ""
+    assert "not the demo login; left unchanged" in err
+    real.refresh_from_db()
+    assert (real.role, real.password) == (Role.COMMON, password_before)
+
+
+def test_ensure_demo_login_refuses_in_production(db, settings):
+    settings.PRODUCTION = True
+
+    with pytest.raises(CommandError, match="in production"):
+        run("ensure_demo_login")
+    assert not User.objects.filter(username="demo").exists()

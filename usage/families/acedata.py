@@ -1,0 +1,95 @@
+"""AceData's aggregate (API.md section 6, seed 003): `GET /api/v1/usage/apis/aggregate/`.
+
+No envelope; errors are `{"detail": ...}` (DRF's own shape, which AceData's API uses) with HTTP
+400/401 (403 for a banned user or an ingest token). `api_id` is a model name, `application_id`
+a token id, `amount` quota in currency units, `date` a calendar day of `timezone`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import User
+from usage.buckets import local_date
+from usage.families.edge import ErrorReport, FamilyView
+from usage.selectors import UsageFilter, usage_rows, usage_top_endpoints
+from usage.serializers import AceDataAggregateOut, AceDataAggregateQuery
+
+ERROR = inline_serializer("AceDataError", {"detail": serializers.CharField()})
+
+
+class AceDataView(FamilyView):
+    def error_body(self, report: ErrorReport) -> Any:
+        return {"detail": report.message}
+
+
+class AceDataAggregateView(AceDataView):
+    @extend_schema(
+        operation_id="acedata_usage_aggregate",
+        tags=["AceData"],
+        summary="My spend per day and model (AceData)",
+        description=(
+            "One result per (date, model) of the caller's consume logs in the range (inclusive; "
+            "default: the last 30 days), ordered by date then model. `api_map` names every "
+            "model of the results, with `path` = its most used request path in the range."
+        ),
+        parameters=[AceDataAggregateQuery],
+        responses={200: AceDataAggregateOut, 400: ERROR, 401: ERROR, 403: ERROR},
+        examples=[
+            OpenApiExample(
+                "one day",
+                response_only=True,
+                value={
+                    "results": [{"date": "2024-08-15", "api_id": "gpt-4", "amount": 45.5}],
+                    "total": 45.5,
+                    "api_map": {"gpt-4": {"name": "gpt-4", "path": "/v1/chat/completions"}},
+                },
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        query = self.validated(AceDataAggregateQuery, request.query_params)
+        key_id = query.get("application_id")
+        where = UsageFilter(
+            user_id=cast(User, request.user).pk,
+            token_ids=None if key_id is None else (key_id,),
+            model_names=query["model_names"],
+        )
+        start, end, tz = query["start"], query["end"], query["timezone"]
+        rows = (
+            usage_rows(
+                start=start,
+                end=end,
+                where=where,
+                group_by=("model_name",),
+                granularity="day",
+                tz=tz,
+            )
+            if start <= end  # else a range inside one second, which holds no log
+            else []
+        )
+        paths = usage_top_endpoints(start=start, end=end, where=where) if rows else {}
+        unit = settings.QUOTA_PER_UNIT
+        models = sorted({str(row.dims["model_name"]) for row in rows})
+        return Response(
+            {
+                "results": [
+                    {
+                        "date": local_date(cast(int, row.bucket), tz).isoformat(),
+                        "api_id": row.dims["model_name"],
+                        "amount": row.totals.quota / unit,
+                    }
+                    for row in rows
+                ],
+                "total": sum(row.totals.quota for row in rows) / unit,
+                "api_map": {
+                    model: {"name": model, "path": paths.get(model, "")} for model in models
+                },
+            }
+        )

@@ -1,0 +1,167 @@
+"""new-api's data statistics (API.md section 4, seed 000): `GET /api/data/` (admin, site-wide)
+and `GET /api/data/self` (the caller's), in new-api's envelope (`logs.newapi`).
+
+Rows are one per (model, bucket) with at least one consume log, ordered by bucket then model,
+buckets aligned to the `tz` calendar. Unlike new-api's own `quota_data`, nothing is lost on a
+restart and no row is duplicated: the numbers are the selectors' exact aggregates.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from django.core.exceptions import SuspiciousOperation
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Role, User
+from logs.newapi import NewApiError, NewApiView, fail, new_api_exception_handler, ok
+from usage.buckets import BucketError
+from usage.families.edge import error_report, validation_message
+from usage.selectors import UsageFilter, UsageRow, usage_rows
+from usage.serializers import DataQuery, DataRowOut, DataSelfQuery
+
+DATA_RESPONSE = inline_serializer(
+    "NewApiDataResponse",
+    {
+        "success": serializers.BooleanField(),
+        "message": serializers.CharField(),
+        "data": DataRowOut(many=True),
+    },
+)
+NEW_API_FAILURE = inline_serializer(
+    "NewApiFailure", {"success": serializers.BooleanField(), "message": serializers.CharField()}
+)
+DATA_RESPONSES = {
+    (200, "application/json"): DATA_RESPONSE,
+    (401, "application/json"): NEW_API_FAILURE,
+    (403, "application/json"): NEW_API_FAILURE,
+}
+DATA_EXAMPLE = OpenApiExample(
+    "one model, one hour",
+    response_only=True,
+    value={
+        "success": True,
+        "message": "",
+        "data": [
+            {
+                "model_name": "gpt-4",
+                "count": 10,
+                "quota": 30000,
+                "token_used": 1500,
+                "created_at": 1640995200,
+                "user_id": 1,
+                "username": "testuser",
+            }
+        ],
+    },
+)
+ERRORS_NOTE = (
+    " Bad parameters (not an integer, an unknown `granularity` or `tz`, start after end) "
+    'are HTTP 200 with `{"success": false, "message": ...}`, as new-api answers them.'
+)
+
+
+def _query(serializer_class: type[DataSelfQuery], request: Request) -> Any:
+    serializer = serializer_class(
+        data=request.query_params, context={"now": int(time.time()), "request": request}
+    )
+    if not serializer.is_valid():
+        raise NewApiError(validation_message(serializer.errors))
+    return serializer.validated_data
+
+
+def _rows(query: Any, where: UsageFilter, group_by: tuple[str, ...]) -> list[UsageRow]:
+    try:
+        return usage_rows(
+            start=query["start"],
+            end=query["end"],
+            where=where,
+            group_by=group_by,
+            granularity=query["granularity"],
+            tz=query["tz"],
+        )
+    except BucketError as exc:
+        raise NewApiError(str(exc)) from None
+
+
+def _row(row: UsageRow, user_id: int, username: str) -> dict[str, object]:
+    return {
+        "model_name": row.dims["model_name"],
+        "count": row.totals.requests,
+        "quota": row.totals.quota,
+        "token_used": row.totals.token_used,
+        "created_at": row.bucket,
+        "user_id": user_id,
+        "username": username,
+    }
+
+
+def _exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """new-api's handler, plus what Django raises while reading the query string (more than
+    DATA_UPLOAD_MAX_NUMBER_FIELDS parameters), which it would answer with an HTML page."""
+    if isinstance(exc, SuspiciousOperation):
+        report = error_report(exc)
+        if report is not None:
+            return fail(report.message)
+    return new_api_exception_handler(exc, context)
+
+
+class DataBaseView(NewApiView):
+    def get_exception_handler(self) -> Any:
+        return _exception_handler
+
+
+class DataSelfView(DataBaseView):
+    """`GET /api/data/self`: the caller's usage per (model, bucket)."""
+
+    @extend_schema(
+        operation_id="data_self",
+        tags=["new-api"],
+        summary="My usage per model and bucket (new-api)",
+        description=(
+            "Consume logs of the caller, one row per (model, bucket) with at least one log, "
+            "ordered by bucket then model. A span over 31 days is refused "
+            '(`"time span cannot exceed 1 month"`).' + ERRORS_NOTE
+        ),
+        parameters=[DataSelfQuery],
+        responses=DATA_RESPONSES,
+        examples=[DATA_EXAMPLE],
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(DataSelfQuery, request)
+        user = cast(User, request.user)
+        rows = _rows(query, UsageFilter(user_id=user.pk), ("model_name",))
+        return ok([_row(row, user.pk, user.username) for row in rows])
+
+
+class DataView(DataBaseView):
+    """`GET /api/data/`: site-wide usage per (model, bucket), or one user's with `username`."""
+
+    min_role = Role.ADMIN
+
+    @extend_schema(
+        operation_id="data_all",
+        tags=["new-api"],
+        summary="Site-wide usage per model and bucket (new-api, admin)",
+        description=(
+            "Consume logs of every user (or of the logs recorded under `username`), one row per "
+            "(model, bucket) with at least one log, ordered by bucket then model. `user_id` and "
+            '`username` are 0 and "" unless `username` is given.' + ERRORS_NOTE
+        ),
+        parameters=[DataQuery],
+        responses=DATA_RESPONSES,
+        examples=[DATA_EXAMPLE],
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(DataQuery, request)
+        username = query.get("username") or None
+        if username is None:
+            rows = _rows(query, UsageFilter(), ("model_name",))
+            return ok([_row(row, 0, "") for row in rows])
+        # Grouped by user id too: a name reused after a rename belongs to two users.
+        rows = _rows(query, UsageFilter(username=username), ("model_name", "user_id"))
+        return ok([_row(row, int(cast(int, row.dims["user_id"])), username) for row in rows])

@@ -1,0 +1,113 @@
+"""r9s.ai's Manager API usage (API.md section 7, seed 004):
+`GET /api/v1/portal/management/usage`.
+
+Envelope `{"meta": {"code": 200, "message": "success", "request_id": ...}, "data": ...}`;
+errors carry the HTTP status in `meta.code` and `data: null`. The request id is a fresh UUID,
+also sent as the `X-Request-ID` header so a report can quote either.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import User
+from usage.families.edge import ErrorReport, FamilyView
+from usage.selectors import UsageFilter, usage_rows
+from usage.serializers import R9sUsageOut, R9sUsageQuery
+
+
+def _meta(code: int, message: str) -> dict[str, object]:
+    return {"code": code, "message": message, "request_id": str(uuid.uuid4())}
+
+
+META = inline_serializer(
+    "R9sMeta",
+    {
+        "code": serializers.IntegerField(help_text="The HTTP status."),
+        "message": serializers.CharField(),
+        "request_id": serializers.UUIDField(),
+    },
+)
+
+
+def _envelope(name: str, data: Any) -> Any:
+    return inline_serializer(name, {"meta": META, "data": data})
+
+
+ERROR = _envelope("R9sError", serializers.JSONField(allow_null=True, help_text="Always null."))
+
+
+class R9sView(FamilyView):
+    def error_body(self, report: ErrorReport) -> Any:
+        return {"meta": _meta(report.status, report.message), "data": None}
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        body = getattr(response, "data", None)
+        if isinstance(body, dict) and isinstance(body.get("meta"), dict):
+            response["X-Request-ID"] = str(body["meta"]["request_id"])
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class R9sUsageView(R9sView):
+    @extend_schema(
+        operation_id="r9s_usage",
+        tags=["r9s.ai"],
+        summary="My tokens per day and model (r9s.ai)",
+        description=(
+            "One record per (day of `timezone`, model) with at least one consume log in "
+            "[start_time, end_time] (inclusive), ordered by day then model; `timestamp` is the "
+            "day's start (even when the range starts later that day), `tokens` all four token "
+            "classes."
+        ),
+        parameters=[R9sUsageQuery],
+        responses={
+            200: _envelope("R9sUsageResponse", R9sUsageOut()),
+            400: ERROR,
+            401: ERROR,
+            403: ERROR,
+        },
+        examples=[
+            OpenApiExample(
+                "two days",
+                response_only=True,
+                value={
+                    "meta": {"code": 200, "message": "success", "request_id": "8d6f..."},
+                    "data": {
+                        "records": [
+                            {"timestamp": 1735689600, "tokens": 1500, "model": "gpt-4o-mini"},
+                            {"timestamp": 1735776000, "tokens": 2300, "model": "gpt-4o-mini"},
+                        ],
+                        "total_tokens": 3800,
+                    },
+                },
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        query = self.validated(R9sUsageQuery, request.query_params)
+        rows = usage_rows(
+            start=query["start"],
+            end=query["end"],
+            where=UsageFilter(user_id=cast(User, request.user).pk),
+            group_by=("model_name",),
+            granularity="day",
+            tz=query["timezone"],
+        )
+        records = [
+            {
+                "timestamp": row.bucket,
+                "tokens": row.totals.total_tokens,
+                "model": row.dims["model_name"],
+            }
+            for row in rows
+        ]
+        data = {"records": records, "total_tokens": sum(row.totals.total_tokens for row in rows)}
+        return Response({"meta": _meta(200, "success"), "data": data})

@@ -1,0 +1,646 @@
+"""Usage statistics: the reads every statistics family and the dashboard pages share.
+
+All ranges are inclusive on both ends, in Unix seconds. Bucketed results are aligned to the
+calendar of the zone given (weeks start on Monday). Only buckets/groups with at least one
+matching log are returned; callers zero-fill against `usage.buckets.bucket_starts`.
+
+Numbers are exact: each equals a plain GROUP BY over the matching raw logs.
+
+How (docs/aggregates.md): the range is cut at the zone's bucket boundaries; each piece is split
+into the coarsest whole UTC rollup buckets that fit (days, 12/6/3 hours, hours, quarter-hours,
+as far as the tables keep them), and what no rollup bucket covers (a range that starts or ends
+mid-bucket, a +05:30 zone's half-hour edges in a table without quarter-hours) is read from the
+raw logs. ONE statement sums all of it, grouped by output bucket and dimensions. For each span
+the smallest table holding every dimension the query filters or groups by serves it
+(usage_site, usage_channel, usage_user_total, usage_user); a query no table can answer (a user
+together with a channel or a group, say) reads the raw logs for the whole range, still in one
+statement.
+
+After log retention the rollups still count the purged logs, and the raw-log parts of a range
+count only the logs that remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from django.db import connections, models, router
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce
+
+from logs.models import Log, LogType
+from usage.buckets import BucketError, Piece, pieces, segments
+from usage.rollups import (
+    DAY,
+    FAMILIES,
+    MEASURES,
+    RAW_COLUMNS,
+    RAW_MEASURES,
+    SITE,
+    day_ceil,
+    day_floor,
+    families_for,
+    in_range,
+    quoted,
+    select_from_logs,
+)
+
+DIMENSIONS = (
+    "model_name",
+    "user_id",
+    "username",
+    "token_id",
+    "token_name",
+    "channel_id",
+    "group",
+    "type",
+    "endpoint",
+)
+TEXT_DIMENSIONS = frozenset({"username", "token_name", "model_name", "group", "endpoint"})
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFilter:
+    """Which logs count. None means "no restriction" for every field but `types`.
+
+    `types` defaults to consume logs only (type 2), which is what every family calls usage;
+    an empty tuple means all types."""
+
+    user_id: int | None = None
+    username: str | None = None
+    token_ids: tuple[int, ...] | None = None
+    model_names: tuple[str, ...] | None = None
+    channel_id: int | None = None
+    group: str | None = None
+    types: tuple[int, ...] = (LogType.CONSUME,)
+
+    def q(self) -> Q:
+        q = Q()
+        if self.user_id is not None:
+            q &= Q(user_id=self.user_id)
+        if self.username is not None:
+            q &= Q(username=self.username)
+        if self.token_ids is not None:
+            q &= Q(token_id__in=self.token_ids)
+        if self.model_names is not None:
+            q &= Q(model_name__in=self.model_names)
+        if self.channel_id is not None:
+            q &= Q(channel_id=self.channel_id)
+        if self.group is not None:
+            q &= Q(group=self.group)
+        if self.types:
+            q &= Q(type__in=self.types)
+        return q
+
+    def dimensions(self) -> set[str]:
+        """The columns this filter restricts."""
+        named = {
+            "user_id": self.user_id,
+            "username": self.username,
+            "token_id": self.token_ids,
+            "model_name": self.model_names,
+            "channel_id": self.channel_id,
+            "group": self.group,
+            "type": self.types or None,
+        }
+        return {name for name, value in named.items() if value is not None}
+
+    def matches_nothing(self) -> bool:
+        return self.token_ids == () or self.model_names == ()
+
+    def sql(self, alias: str) -> tuple[str, list[Any]]:
+        """` AND ...` conditions on the columns of `alias` (a log or a rollup row)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("user_id", self.user_id),
+            ("username", self.username),
+            ("channel_id", self.channel_id),
+            ('"group"', self.group),
+        ):
+            if value is not None:
+                clauses.append(f"{alias}.{column} = %s")
+                params.append(value)
+        for column, values in (
+            ("token_id", self.token_ids),
+            ("model_name", self.model_names),
+            ("type", self.types or None),
+        ):
+            if values is not None:
+                clauses.append(f"{alias}.{column} IN ({', '.join(['%s'] * len(values))})")
+                params.extend(values)
+        return "".join(f" AND {clause}" for clause in clauses), params
+
+
+@dataclass(slots=True)
+class UsageTotals:
+    requests: int = 0
+    quota: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    duration_ms: int = 0  # sum over the logs
+    first_token_ms: int = 0  # sum over the logs that report a first-token time
+    first_token_count: int = 0  # how many logs report one
+
+    @property
+    def token_used(self) -> int:
+        """new-api's token_used: prompt + completion."""
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        """sub2api's and r9s.ai's total: all four token classes."""
+        return (
+            self.prompt_tokens
+            + self.completion_tokens
+            + self.cache_read_tokens
+            + self.cache_creation_tokens
+        )
+
+    def add(self, other: UsageTotals) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass(slots=True)
+class UsageRow:
+    bucket: int | None  # bucket start (Unix s), None when not bucketed
+    dims: dict[str, object] = field(default_factory=dict)
+    totals: UsageTotals = field(default_factory=UsageTotals)
+
+
+def _check(group_by: Sequence[str], granularity: str | None, tz: ZoneInfo | None) -> None:
+    unknown = [d for d in group_by if d not in DIMENSIONS]
+    if unknown:
+        raise BucketError(f"cannot group by {', '.join(unknown)}")
+    if granularity is not None and tz is None:
+        raise BucketError("a bucketed query needs a timezone")
+
+
+# PostgreSQL: up to this many separate time ranges of one source are OR-ed literally.
+FEW_RANGES = 16
+
+
+def _ranges(chosen: list[Piece]) -> list[tuple[int, int]]:
+    """The pieces' [lo, hi) ranges, touching ones merged (labels do not matter here)."""
+    merged: list[tuple[int, int]] = []
+    for _, lo, hi, _ in chosen:
+        if merged and merged[-1][1] == lo:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _coverage(ranges: list[tuple[int, int]]) -> float:
+    """The share of [first lo, last hi) that the ranges cover."""
+    return sum(hi - lo for lo, hi in ranges) / (ranges[-1][1] - ranges[0][0])
+
+
+def _pg_time_filter(column: str, ranges: list[tuple[int, int]], step: int) -> tuple[str, list[Any]]:
+    """Literal conditions selecting `column` in the pieces (so the planner estimates from the
+    statistics): the overall range, narrowed by a few OR-ed ranges, by width_bucket() membership
+    when the pieces cover most of the range, else by the list of bucket starts (an index scan
+    per bucket)."""
+    lo, hi = ranges[0][0], ranges[-1][1]
+    sql = f"{column} >= %s AND {column} < %s"
+    params: list[Any] = [lo, hi]
+    if len(ranges) == 1:
+        return sql, params
+    if len(ranges) <= FEW_RANGES or not step:
+        ors = " OR ".join([f"({column} >= %s AND {column} < %s)"] * len(ranges))
+        return f"{sql} AND ({ors})", params + [bound for pair in ranges for bound in pair]
+    if _coverage(ranges) >= 0.5:
+        bounds = [bound for pair in ranges for bound in pair]
+        return f"{sql} AND width_bucket({column}, %s::bigint[]) %% 2 = 1", [*params, bounds]
+    starts = [ts for low, high in ranges for ts in range(low, high, step)]
+    return f"{sql} AND {column} = ANY(%s::bigint[])", [*params, starts]
+
+
+def _sqlite_pieces(chosen: list[Piece]) -> tuple[str, list[Any]]:
+    """A derived table p(lo, hi, label) of the pieces; CROSS JOIN makes it SQLite's outer loop,
+    each piece an index range scan."""
+    return (
+        "(SELECT json_extract(value, '$[1]') AS lo, json_extract(value, '$[2]') AS hi, "
+        "json_extract(value, '$[3]') AS label FROM json_each(%s)) AS p",
+        [orjson.dumps(chosen).decode()],
+    )
+
+
+def _pg_label(column: str, labels: list[int]) -> tuple[str, list[Any]]:
+    """The output bucket of `column`: the last label <= it (labels are the segments' bucket
+    starts, sorted; every piece lies inside one segment)."""
+    if len(labels) == 1:
+        return str(labels[0]), []
+    return f"(%s::bigint[])[width_bucket({column}, %s::bigint[])]", [labels, labels]
+
+
+def _branch(
+    vendor: str,
+    source: str,
+    chosen: list[Piece],
+    labels: list[int],
+    where: UsageFilter,
+    dims: list[str],
+) -> tuple[str, list[Any]]:
+    """The SELECT of one span of the rollup table `source` (or of the logs, span 0) over the
+    pieces `chosen`, each row labelled with its output bucket."""
+    span = chosen[0][0]
+    alias = "r" if span else "l"
+    column = "r.bucket" if span else "l.created_at"
+    measures = [f"r.{name}" for name in MEASURES] if span else list(RAW_MEASURES)
+    span_sql = f"r.span = {span}" if span else "1 = 1"
+    conditions, condition_params = where.sql(alias)
+    if vendor != "postgresql":
+        label, label_params = "p.label", list[Any]()
+        from_sql, from_params = _sqlite_pieces(chosen)
+        from_sql += f" CROSS JOIN {source} AS {alias}"
+        where_sql = f"{span_sql} AND {column} >= p.lo AND {column} < p.hi{conditions}"
+        where_params = condition_params
+    else:
+        label, label_params = _pg_label(column, labels)
+        ranges = _ranges(chosen)
+        if span == 0 and len(ranges) > FEW_RANGES and _coverage(ranges) < 0.5:
+            # Many short stretches of raw logs (a +05:30 zone's day edges over a year, read
+            # from the user or channel index): one index range scan per stretch, a nested loop
+            # that LATERAL ... OFFSET 0 pins.
+            columns = ", ".join(f"l.{name}" for name in RAW_COLUMNS)
+            from_sql = (
+                "unnest(%s::bigint[], %s::bigint[]) AS p(lo, hi) CROSS JOIN LATERAL "  # noqa: S608
+                f"(SELECT {columns} FROM {source} AS l WHERE l.created_at >= p.lo "
+                f"AND l.created_at < p.hi{conditions} OFFSET 0) AS l"
+            )
+            from_params = [[lo for lo, _ in ranges], [hi for _, hi in ranges], *condition_params]
+            where_sql, where_params = "1 = 1", []
+        else:
+            time_sql, time_params = _pg_time_filter(column, ranges, span)
+            from_sql, from_params = f"{source} AS {alias}", []
+            where_sql = f"{span_sql} AND {time_sql}{conditions}"
+            where_params = time_params + condition_params
+    select = ", ".join(
+        [f"{label} AS label"]
+        + [f"{alias}.{dim} AS d{i}" for i, dim in enumerate(dims)]
+        + [f"{expression} AS m{i}" for i, expression in enumerate(measures)]
+    )
+    return (
+        f"SELECT {select} FROM {from_sql} WHERE {where_sql}",  # noqa: S608
+        label_params + from_params + where_params,
+    )
+
+
+def _statement(
+    vendor: str,
+    tables: dict[int, str],
+    rolled: list[Piece],
+    raw: list[Piece],
+    labels: list[int],
+    where: UsageFilter,
+    group_by: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """One SELECT summing, per output bucket and `group_by` values, the rollup rows of `rolled`
+    (one UNION ALL branch per span, from `tables[span]`) and the logs of `raw`."""
+    dims = [f'"{name}"' for name in group_by]
+    by_source: dict[int, list[Piece]] = {}
+    for piece in [*rolled, *raw]:
+        by_source.setdefault(piece[0], []).append(piece)
+    branches: list[str] = []
+    params: list[Any] = []
+    for span, chosen in sorted(by_source.items(), reverse=True):
+        source = tables[span] if span else Log._meta.db_table
+        sql, branch_params = _branch(vendor, source, chosen, labels, where, dims)
+        branches.append(sql)
+        params += branch_params
+    keys = ", ".join(["label"] + [f"d{i}" for i in range(len(dims))])
+    sums = ", ".join(f"CAST(SUM(m{i}) AS BIGINT)" for i in range(len(MEASURES)))
+    union = " UNION ALL ".join(branches)
+    # Code-point order for text, whatever the database's collation (SQLite's is binary).
+    collate = ' COLLATE "C"' if vendor == "postgresql" else ""
+    order = ", ".join(
+        ["label"]
+        + [f"d{i}{collate if name in TEXT_DIMENSIONS else ''}" for i, name in enumerate(group_by)]
+    )
+    return (
+        f"SELECT {keys}, {sums} FROM ({union}) AS u GROUP BY {keys} ORDER BY {order}",  # noqa: S608
+        params,
+    )
+
+
+def usage_rows(
+    *,
+    start: int,
+    end: int,
+    where: UsageFilter,
+    group_by: Sequence[str] = (),
+    granularity: str | None = None,
+    tz: ZoneInfo | None = None,
+) -> list[UsageRow]:
+    """Totals of the logs with start <= created_at <= end matching `where`, grouped by the
+    dimensions in `group_by` (see DIMENSIONS) and, when `granularity` is given (hour, day,
+    week, month), by bucket of that zone's calendar. Ordered by bucket, then by the dimension
+    values (numbers numerically, strings by code point). One SQL statement (none when the
+    filter matches nothing). Raises BucketError for an unknown dimension or granularity, a
+    bucketed query without a zone, or more than MAX_BUCKETS buckets."""
+    _check(group_by, granularity, tz)
+    group_by = list(dict.fromkeys(group_by))
+    if where.matches_nothing():
+        return []
+    alias = router.db_for_read(Log)
+    try:
+        cuts = segments(start, end, tz, granularity)
+    except BucketError:
+        # A long range in fine buckets ("all of time, by day"): only the buckets that can hold
+        # data matter, so narrow the range to the data first (two index lookups).
+        first, last = _data_span(alias)
+        if first is None or last is None:
+            return []
+        cuts = segments(max(start, first), min(end, last), tz, granularity, limit=SPAN_LIMIT)
+    if not cuts:
+        return []
+    tables = {
+        span: family.table
+        for span, family in families_for({*group_by, *where.dimensions()}).items()
+    }
+    if tables:
+        rolled, raw = pieces(cuts, tuple(tables))
+    else:
+        rolled, raw = [], [(0, lo, hi, label) for lo, hi, label in cuts]
+    connection = connections[alias]
+    labels = [label for _, _, label in cuts]
+    sql, params = _statement(connection.vendor, tables, rolled, raw, labels, where, group_by)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = cursor.fetchall()
+    width = len(group_by)
+    bucketed = granularity is not None
+    return [
+        UsageRow(
+            bucket=record[0] if bucketed else None,
+            dims=dict(zip(group_by, record[1 : 1 + width], strict=True)),
+            totals=UsageTotals(*record[1 + width :]),
+        )
+        for record in records
+    ]
+
+
+# How many output buckets a read may have once its range is narrowed to the data (MAX_BUCKETS
+# applies before): a year of hours fits, a lifetime of hours does not.
+SPAN_LIMIT = 100_000
+
+
+def _data_span(alias: str) -> tuple[int | None, int | None]:
+    """The first and last instant any log or rollup row covers (None, None when there is no
+    data); every table's rows start and end with the site table's or the logs'."""
+    logs = Log.objects.using(alias).aggregate(first=Min("created_at"), last=Max("created_at"))
+    site = (
+        SITE.model._default_manager.using(alias)
+        .filter(span=SITE.spans[0])
+        .aggregate(first=Min("bucket"), last=Max("bucket"))
+    )
+    firsts = [value for value in (logs["first"], site["first"]) if value is not None]
+    lasts = [logs["last"]] if logs["last"] is not None else []
+    if site["last"] is not None:
+        lasts.append(site["last"] + SITE.spans[0] - 1)
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
+    """Totals of the logs with start <= created_at <= end matching `where`. For rpm/tpm, a
+    window shorter than a quarter-hour reads only raw logs, through the logs' indexes."""
+    rows = usage_rows(start=start, end=end, where=where)
+    return rows[0].totals if rows else UsageTotals()
+
+
+# --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------
+# They read the raw logs through the Log queryset. Their results are bounded (one aggregate row,
+# one row per (model, endpoint), one page of logs), and each is served by a logs index.
+
+
+def usage_recent_totals(*, where: UsageFilter, since: int) -> UsageTotals:
+    """Totals of the logs matching `where` with created_at >= `since`, with no upper bound (a
+    gateway may stamp a log a little ahead of our clock). For "requests/tokens per minute over
+    the last N minutes" (sub2api's dashboard rpm/tpm: N = 5). Only `requests`, the four token
+    classes, `quota` and `duration_ms` are filled."""
+    record = Log.objects.filter(where.q(), created_at__gte=since).aggregate(
+        requests=Count("id"),
+        quota=Coalesce(Sum("quota"), 0),
+        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
+        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
+        cache_read_tokens=Coalesce(Sum("cache_read_tokens"), 0),
+        cache_creation_tokens=Coalesce(Sum("cache_creation_tokens"), 0),
+        duration_ms=Coalesce(Sum("duration_ms"), 0),
+    )
+    return UsageTotals(**{name: int(value) for name, value in record.items()})
+
+
+def usage_top_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[str, str]:
+    """For each model of the logs with start <= created_at <= end matching `where`, the request
+    path (`endpoint`) it was called through most often; ties go to the alphabetically first
+    path. Logs without an endpoint are ignored, so a model none of whose logs names one is
+    absent from the result (AceData's `api_map[...].path`; callers show ""). One `usage_rows`
+    query grouped by model and endpoint: read from usage_user, which keeps the endpoint, when
+    `where` is a user's."""
+    best: dict[str, tuple[int, str]] = {}
+    rows = usage_rows(start=start, end=end, where=where, group_by=("model_name", "endpoint"))
+    for row in rows:  # sorted by model, then endpoint: on a tie the first one stays
+        model, endpoint = str(row.dims["model_name"]), str(row.dims["endpoint"])
+        uses = row.totals.requests
+        if endpoint and uses > best.get(model, (0, ""))[0]:
+            best[model] = (uses, endpoint)
+    return {model: endpoint for model, (_, endpoint) in best.items()}
+
+
+# What the per-request usage views show of a log (sub2api's UsageLog); `content` and `other`
+# can be large and are not part of it.
+USAGE_LOG_FIELDS = (
+    "id",
+    "created_at",
+    "type",
+    "user_id",
+    "token_id",
+    "token_name",
+    "model_name",
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "duration_ms",
+    "first_token_ms",
+    "is_stream",
+    "group",
+    "request_id",
+)
+
+
+@dataclass(slots=True)
+class LogPage:
+    items: list[Log]
+    total: int  # exact when not total_is_capped, else the cap
+    total_is_capped: bool
+
+
+def usage_log_page(
+    *,
+    where: UsageFilter,
+    start: int | None,
+    end: int | None,
+    is_stream: bool | None = None,
+    offset: int,
+    limit: int,
+    count_cap: int,
+) -> LogPage:
+    """One page of the logs matching `where` with start <= created_at <= end (None: unbounded)
+    and, when `is_stream` is given, that stream flag; newest first (created_at desc, id desc).
+
+    `total` counts at most `count_cap` logs (a COUNT over a LIMITed subquery), so a page costs
+    the same on a user with ten million logs as on one with ten thousand; past the cap,
+    `total_is_capped` is set. When the page itself shows where the matches end, no count query
+    is made. Only USAGE_LOG_FIELDS are loaded."""
+    qs = Log.objects.filter(where.q()).between(start, end)
+    if is_stream is not None:
+        qs = qs.filter(is_stream=is_stream)
+    items = list(qs.newest_first().only(*USAGE_LOG_FIELDS)[offset : offset + limit])
+    if 0 < len(items) < limit or (offset == 0 and not items):
+        return LogPage(items=items, total=offset + len(items), total_is_capped=False)
+    counted = qs.order_by()[: count_cap + 1].count()
+    if counted > count_cap:
+        return LogPage(items=items, total=count_cap, total_is_capped=True)
+    return LogPage(items=items, total=counted, total_is_capped=False)
+
+
+def usage_log_get(*, log_id: int, where: UsageFilter) -> Log | None:
+    """The log with this id if it matches `where` (callers scope `where` to the caller's user
+    id, so another user's log is indistinguishable from a missing one), else None. Only
+    USAGE_LOG_FIELDS are loaded."""
+    return Log.objects.filter(where.q(), pk=log_id).only(*USAGE_LOG_FIELDS).first()
+
+
+def usage_complete_since() -> int | None:
+    """The first UTC midnight from which the raw logs are complete, i.e. the rollups can be
+    recomputed or checked from them; None when there are no logs.
+
+    Log retention deletes the logs before some instant and leaves the rollups alone, so the
+    rollups count more than the logs up to there. If any rollup row predates the oldest log's day,
+    or the site rollup of that day counts more requests than the logs of that day hold, logs of
+    that day were purged and only the next midnight is safe."""
+    oldest = Log.objects.aggregate(oldest=models.Min("created_at"))["oldest"]
+    if oldest is None:
+        return None
+    first_day = day_floor(oldest)
+    earlier = any(
+        family.model._default_manager.filter(span=family.spans[0], bucket__lt=first_day).exists()
+        for family in FAMILIES
+    )
+    counted = SITE.model._default_manager.filter(span=DAY, bucket=first_day).aggregate(
+        n=models.Sum("requests")
+    )["n"]
+    stored = Log.objects.filter(created_at__gte=first_day, created_at__lt=first_day + DAY).count()
+    return day_ceil(oldest) if earlier or (counted or 0) > stored else first_day
+
+
+def usage_rollup_end() -> int:
+    """The UTC midnight after the newest log and the newest rollup row."""
+    newest = Log.objects.aggregate(newest=models.Max("created_at"))["newest"] or 0
+    last = max(
+        (
+            family.model._default_manager.aggregate(last=models.Max("bucket"))["last"] or 0
+            for family in FAMILIES
+        ),
+        default=0,
+    )
+    return day_floor(max(newest, last)) + DAY
+
+
+@dataclass(frozen=True, slots=True)
+class RollupDifference:
+    """A rollup row that disagrees with the GROUP BY over the raw logs (None: no such row)."""
+
+    table: str
+    span: int
+    bucket: int
+    dims: dict[str, object]
+    rollup: tuple[int, ...] | None
+    logs: tuple[int, ...] | None
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    since: int | None = None  # None: no logs, nothing to compare
+    until: int | None = None
+    rows: int = 0  # rollup rows compared
+    differences: list[RollupDifference] = field(default_factory=list)
+
+
+def usage_verify(*, since: int | None = None, chunk_days: int = 7) -> VerifyResult:
+    """Compare every rollup row from `since` (aligned down to a UTC midnight; never before
+    `usage_complete_since()`, where purged logs make the rollups legitimately larger) with a
+    plain GROUP BY over the raw logs, span by span, a chunk of days at a time. Returns every
+    difference: a row whose sums differ, a row the logs do not explain, a group with no row."""
+    result = VerifyResult()
+    safe = usage_complete_since()
+    if safe is None:
+        return result
+    start = safe if since is None else max(safe, day_floor(since))
+    end = usage_rollup_end()
+    result.since, result.until = start, end
+    step = max(1, chunk_days) * DAY
+    alias = router.db_for_read(Log)
+    with connections[alias].cursor() as cursor:
+        for family in FAMILIES:
+            # Rows of a span the family does not keep: nothing writes them, nothing reads them.
+            spans = ", ".join(str(span) for span in family.spans)
+            cursor.execute(
+                f"SELECT {quoted(family.columns)} FROM {family.table} "  # noqa: S608
+                f"WHERE span NOT IN ({spans})"
+            )
+            width = len(family.dims)
+            for record in cursor.fetchall():
+                result.differences.append(
+                    RollupDifference(
+                        table=family.table,
+                        span=int(record[0]),
+                        bucket=int(record[1]),
+                        dims=dict(zip(family.dims, record[2 : 2 + width], strict=True)),
+                        rollup=tuple(record[2 + width :]),
+                        logs=None,
+                    )
+                )
+        for lo in range(start, end, step):
+            hi = min(lo + step, end)
+            for family in FAMILIES:
+                width = len(family.dims)
+                expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
+                for span in family.spans:
+                    cursor.execute(select_from_logs(family, span), [lo, hi])
+                    for record in cursor.fetchall():
+                        key = tuple(record[: 2 + width])
+                        expected[key] = tuple(int(value) for value in record[2 + width :])
+                cursor.execute(
+                    f"SELECT {quoted(family.columns)} FROM {family.table} "  # noqa: S608
+                    f"WHERE {in_range(family)}",
+                    [lo, hi],
+                )
+                actual: dict[tuple[Any, ...], tuple[int, ...]] = {
+                    tuple(record[: 2 + width]): tuple(record[2 + width :])
+                    for record in cursor.fetchall()
+                }
+                result.rows += len(actual)
+                for key in sorted(expected.keys() | actual.keys(), key=repr):
+                    if expected.get(key) != actual.get(key):
+                        result.differences.append(
+                            RollupDifference(
+                                table=family.table,
+                                span=int(key[0]),
+                                bucket=int(key[1]),
+                                dims=dict(zip(family.dims, key[2:], strict=True)),
+                                rollup=actual.get(key),
+                                logs=expected.get(key),
+                            )
+                        )
+    return result

@@ -63,8 +63,10 @@ LOG_COLUMNS = (
 # A user's `last_seen_at` (the time of the newest event seen for it) is written again only when
 # it moves by more than this: a busy user costs one row update per ten minutes, not one per
 # batch (renames set it exactly; see users_provision).
-MAX_SUM = 2**63 - 1  # rollup columns are BIGINT
 LAST_SEEN_RESOLUTION = 600
+
+
+MAX_SUM = 2**63 - 1  # rollup columns are BIGINT
 
 
 @dataclass
@@ -419,7 +421,7 @@ def logs_ingest(*, events: Sequence[LogEvent]) -> IngestResult:
             # provisioning from the whole batch changes nothing they did not already change.
             touched = _users_sync(users)
             _channels_sync(*channels)
-            partitions_ensure_for(events=result.accepted_events)  # PostgreSQL: time partitions
+            partitions_ensure_for(events=result.accepted_events)  # PostgreSQL: a partition each
             _logs_insert([rows[index] for index in accepted])
             usage_rollup_apply(events=result.accepted_events)
             _users_touch(touched)
@@ -485,21 +487,23 @@ def _rollup_upsert(family: Family, rows: list[tuple[Any, ...]]) -> None:
     add = ", ".join(
         f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in MEASURES
     )
+    if connection.vendor == "postgresql":
+        # Binary array parameters (see _raw_cursor): the client-side quoting of Django's cursor
+        # cost more than the upsert itself.
+        arrays = ", ".join(f"%b::{PG_TYPES[name]}[]" for name in family.columns)
+        _pg_execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+            f"ON CONFLICT ({key}) DO UPDATE SET {add}",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        return
+    placeholders = ", ".join(["%s"] * len(family.columns))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{PG_TYPES[name]}[]" for name in family.columns)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
-                f"ON CONFLICT ({key}) DO UPDATE SET {add}",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-        else:
-            placeholders = ", ".join(["%s"] * len(family.columns))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-                f"ON CONFLICT ({key}) DO UPDATE SET {add}",
-                rows,
-            )
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT ({key}) DO UPDATE SET {add}",
+            rows,
+        )
 
 
 def usage_rollup_apply(*, events: Sequence[LogEvent]) -> None:

@@ -19,6 +19,6 @@ def drop_like_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("logs", "0001_initial")]
+    dependencies = [("logs", "0003_merge_0002_log_read_indexes_0002_partition_logs")]
 
     operations = [migrations.RunPython(drop_like_indexes, migrations.RunPython.noop)]

@@ -181,7 +181,6 @@ class LogFilterForm(forms.Form):
     end = forms.DateTimeField(
         required=False,
         label="To",
-        help_text="Inclusive (to the end of that minute).",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     type = forms.ChoiceField(

@@ -161,11 +161,15 @@ class LogQuery:
 
 def _log_query(request: HttpRequest, *, admin: bool, paged: bool) -> LogQuery:
     form: LogFilterForm
+    data = request.GET.copy()
+    # A bound select shows the submitted value: without one it would show its first option
+    # (10) while the page used the default, and the next Apply would change the page size.
+    data.setdefault("page_size", DEFAULT_LOG_PAGE_SIZE)
     if admin:
         channels = list(Channel.objects.order_by("id").values_list("id", "name"))
-        form = SiteLogFilterForm(request.GET, channels=channels)
+        form = SiteLogFilterForm(data, channels=channels)
     else:
-        form = LogFilterForm(request.GET)
+        form = LogFilterForm(data)
     # The API's serializer also checks the fields the form accepted, so that every problem of
     # the input is shown at once.
     form_valid = form.is_valid()

@@ -88,7 +88,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = DashboardForm(request.GET or None, now=now, tz=viewer_zone(request))
     window = form.window()
     data = dashboard_build(window=window, where=UsageFilter(user_id=request.user.pk), now=now)
-    return render(request, "usage/dashboard.html", {**_page_context(form, window), "data": data})
+    return render(
+        request,
+        "usage/dashboard.html",
+        {**_page_context(form, window), "data": data, "live_url": reverse("log-self-stat")},
+    )
 
 
 @login_required
@@ -122,6 +126,7 @@ def site_dashboard(request: HttpRequest) -> HttpResponse:
             **_page_context(form, window),
             "data": site.base,
             "site": site,
+            "live_url": _site_live_url(username),
             "username": username,
             "breakdowns": [
                 ("By channel", site.channels, "channels"),
@@ -129,6 +134,15 @@ def site_dashboard(request: HttpRequest) -> HttpResponse:
             ],
         },
     )
+
+
+def _site_live_url(username: str) -> str | None:
+    """The stat API the live card refreshes from: the same 60 s window and consume logs as the
+    card. None for a username with `%` (the API would read it as a pattern, the page does not)."""
+    if "%" in username:
+        return None
+    url = reverse("log-stat")
+    return f"{url}?{urlencode({'username': username})}" if username else url
 
 
 @admin_required

@@ -121,13 +121,30 @@ def _check_live_card(page: Any, path: str, secret: str, user_id: int, **extra: s
     assert stat["rpm"] >= 1
 
 
+def _refresh_live_card(page: Any) -> None:
+    card = page.locator('[data-card="live-rate"]')
+    before = card.get_attribute("data-live-refreshed")
+    page.evaluate("() => document.querySelector('[data-live-url]').tlRefresh()")
+    expect(card).not_to_have_attribute("data-live-refreshed", before or "none")
+    expect(card).to_have_attribute("data-live-refreshed", re.compile(r"^[0-9]+$"))
+
+
 def test_my_usage_charts_equal_the_data_api_for_each_range_and_granularity(
-    page, login, alice, usage
+    page, login, alice, usage, ingest
 ):
     _, secret = token_make(user=alice)
     login(alice)
     _check_against_api(page, "/api/data/self", secret, 1000)
     assert _drawn(page)[0]["granularity"] == "day"
+    _check_live_card(page, "/api/log/self/stat", secret, 1000)
+
+    # The live card refreshes from the stat API with the session (no reload).
+    live = page.locator('[data-card="live-rate"] .card-value')
+    assert live.inner_text() == "1 / 150"
+    now = int(time.time())
+    ingest([log_event(created_at=now - 2, user_id=1000, username="alice", prompt_tokens=2000)])
+    _refresh_live_card(page)
+    expect(live).to_have_text("2 / 2.2 K")
     _check_live_card(page, "/api/log/self/stat", secret, 1000)
 
     page.get_by_text("Hour", exact=True).click()
@@ -159,4 +176,6 @@ def test_site_charts_equal_the_data_api_for_all_users_and_one(page, login, usage
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"username=bob"))
     _check_against_api(page, "/api/data/", secret, 1, username="bob")
+    _refresh_live_card(page)
+    assert page.locator('[data-card="live-rate"] .card-value').inner_text() == "0 / 0"
     assert page.evaluate("() => Chart.getChart('chart-users').data.labels") == ["bob"]

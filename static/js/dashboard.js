@@ -219,7 +219,7 @@
           if (!body || !body.success) return;
           rpm.textContent = window.TL.fmt.compact(body.data.rpm);
           tpm.textContent = window.TL.fmt.compact(body.data.tpm);
-          if (age) age.textContent = "updated " + new Date().toLocaleTimeString();
+          if (age) age.textContent = "at " + new Date().toLocaleTimeString();
           card.setAttribute("data-live-refreshed", String(Date.now()));
         })
         .catch(function () { /* offline or logged out: keep the last numbers */ });

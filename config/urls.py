@@ -89,8 +89,10 @@ urlpatterns = [
     path("account/tokens/<int:token_id>/revoke/", account_views.token_revoke, name="token-revoke"),
     path("", usage_views.dashboard, name="dashboard"),
     path("logs/", usage_views.my_logs, name="my-logs"),
+    path("logs/export/", usage_views.my_logs_export, name="my-logs-export"),
     path("site/", usage_views.site_dashboard, name="site-dashboard"),
     path("site/logs/", usage_views.site_logs, name="site-logs"),
+    path("site/logs/export/", usage_views.site_logs_export, name="site-logs-export"),
 ]
 
 # Django's own errors (no route, an unhandled exception) answer API paths in JSON.

@@ -8,11 +8,9 @@ with `LOG_LIST_SCHEMA` and `LOG_DELETE_SCHEMA`."""
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.db import DatabaseError
@@ -31,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role
-from logs.export import csv_chunks
+from logs.export import csv_response
 from logs.filters import (
     LogDeleteParams,
     LogFilterParams,
@@ -44,7 +42,6 @@ from logs.filters import (
 from logs.newapi import NEW_API_ERROR, NewApiError, NewApiView, fail, ok
 from logs.selectors import (
     PageTooDeep,
-    logs_export_rows,
     logs_page,
     logs_search,
     logs_stat,
@@ -385,18 +382,7 @@ def log_delete_response(request: Request) -> Response:
 @database_refusal
 def _export_response(request: Request, *, admin: bool) -> StreamingHttpResponse:
     params = _params(request, LogFilterParams if admin else LogSelfFilterParams)
-    rows = logs_export_rows(filters=params.log_filter(user_id=_scope(request, admin)))
-    # The first chunk is read before the response starts, so that a database failure there is
-    # still a proper error; once streaming, a failure can only cut the file short.
-    first = next(rows, None)
-    rows = itertools.chain([] if first is None else [first], rows)
-    response = StreamingHttpResponse(
-        csv_chunks(rows, admin=admin), content_type="text/csv; charset=utf-8"
-    )
-    stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
-    response["Content-Disposition"] = f'attachment; filename="logs-{stamp}.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return csv_response(filters=params.log_filter(user_id=_scope(request, admin)), admin=admin)
 
 
 class IgnoreAcceptNegotiation(BaseContentNegotiation):

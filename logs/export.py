@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from django.http import StreamingHttpResponse
+
+from logs.filters import LogFilter
 from logs.models import LogType
+from logs.selectors import logs_export_rows
 from logs.serializers import other_for_user, other_json
 
 ADMIN_COLUMNS = (
@@ -129,3 +134,20 @@ def csv_chunks(rows: Iterable[dict[str, Any]], *, admin: bool) -> Iterator[str]:
             buffer.truncate()
             pending = 0
     yield buffer.getvalue()
+
+
+def csv_response(*, filters: LogFilter, admin: bool) -> StreamingHttpResponse:
+    """The streamed CSV download of every log `filters` selects (the API's exports and the log
+    pages' "Download CSV"). The first chunk is read before the response starts, so that a
+    database failure there still raises (the caller answers it); once streaming, a failure can
+    only cut the file short."""
+    rows = logs_export_rows(filters=filters)
+    first = next(rows, None)
+    rows = itertools.chain([] if first is None else [first], rows)
+    response = StreamingHttpResponse(
+        csv_chunks(rows, admin=admin), content_type="text/csv; charset=utf-8"
+    )
+    stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="logs-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

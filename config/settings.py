@@ -55,7 +55,8 @@ def database_from_url(url: str) -> dict[str, object]:
         except ValueError as exc:
             raise ImproperlyConfigured(f"DATABASE_URL has an invalid port: {exc}") from None
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            # django.db.backends.postgresql, aware of the partitioned logs table.
+            "ENGINE": "config.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "tokenledger",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),
@@ -268,6 +269,25 @@ SPECTACULAR_SETTINGS = {
 QUOTA_PER_UNIT = env_int("QUOTA_PER_UNIT", 500000) or 500000
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", None)
 USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", None)
+
+
+def log_partition_days_default(retention_days: int | None) -> int:
+    """Daily partitions when retention keeps at most 60 days, weekly up to 400 days, else (and
+    when logs are kept forever) 28 days: about 60 partitions, or 13 a year when kept forever,
+    because every all-time query plans and locks each one (docs/partitioning.md measures it)."""
+    if retention_days and retention_days <= 60:
+        return 1
+    if retention_days and retention_days <= 400:
+        return 7
+    return 28
+
+
+# PostgreSQL: width of a `logs` time partition in days (docs/partitioning.md).
+LOG_PARTITION_DAYS = env_int("LOG_PARTITION_DAYS", None) or log_partition_days_default(
+    LOG_RETENTION_DAYS
+)
+if LOG_PARTITION_DAYS < 1:
+    raise ImproperlyConfigured("LOG_PARTITION_DAYS must be at least 1")
 
 LOGGING = {
     "version": 1,

@@ -2,19 +2,38 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from accounts.api import UserSelfView
 from accounts.views import healthz
+from logs.api import (
+    LogExportView,
+    LogSearchView,
+    LogSelfExportView,
+    LogSelfListView,
+    LogSelfSearchView,
+    LogSelfStatView,
+    LogStatView,
+)
 from usage import views as usage_views
 from usage.api import LogCollectionView
 from usage.families import acedata, newapi, r9s, sub2api
 
 urlpatterns = [
     # new-api family (API.md sections 2-4)
-    path("api/log/", LogCollectionView.as_view(), name="log-collection"),
+    # new-api's clients call /api/log/ with its slash and the others without one; each route
+    # also accepts the other form (`/?`, `(?:/)?`) and is documented once, in new-api's form.
+    # The /self/... routes come first so that no later pattern can shadow them.
+    re_path(r"^api/log/self(?:/)?\Z", LogSelfListView.as_view(), name="log-self"),
+    re_path(r"^api/log/self/stat(?:/)?\Z", LogSelfStatView.as_view(), name="log-self-stat"),
+    re_path(r"^api/log/self/search(?:/)?\Z", LogSelfSearchView.as_view(), name="log-self-search"),
+    re_path(r"^api/log/self/export(?:/)?\Z", LogSelfExportView.as_view(), name="log-self-export"),
+    re_path(r"^api/log/stat(?:/)?\Z", LogStatView.as_view(), name="log-stat"),
+    re_path(r"^api/log/search(?:/)?\Z", LogSearchView.as_view(), name="log-search"),
+    re_path(r"^api/log/export(?:/)?\Z", LogExportView.as_view(), name="log-export"),
+    re_path(r"^api/log/?\Z", LogCollectionView.as_view(), name="log-collection"),
     # --- statistics APIs (API.md sections 4-7; views in usage/families/) ---
     # new-api data statistics (section 4)
     path("api/data/", newapi.DataView.as_view(), name="data-all"),
@@ -70,8 +89,10 @@ urlpatterns = [
     path("account/tokens/<int:token_id>/revoke/", account_views.token_revoke, name="token-revoke"),
     path("", usage_views.dashboard, name="dashboard"),
     path("logs/", usage_views.my_logs, name="my-logs"),
+    path("logs/export/", usage_views.my_logs_export, name="my-logs-export"),
     path("site/", usage_views.site_dashboard, name="site-dashboard"),
     path("site/logs/", usage_views.site_logs, name="site-logs"),
+    path("site/logs/export/", usage_views.site_logs_export, name="site-logs-export"),
 ]
 
 # Django's own errors (no route, an unhandled exception) answer API paths in JSON.

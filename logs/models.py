@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
 from logs.querysets import LogQuerySet
+
+# What /api/log/stat sums; the read indexes carry them (INCLUDE) for index-only stats.
+STAT_COLUMNS = ["quota", "prompt_tokens", "completion_tokens"]
 
 
 class LogType(models.IntegerChoices):
@@ -17,6 +23,17 @@ class LogType(models.IntegerChoices):
     SYSTEM = 4, "system"
     ERROR = 5, "error"
     REFUND = 6, "refund"
+
+
+class LogManager(models.Manager.from_queryset(LogQuerySet)):  # type: ignore[misc]
+    def bulk_create(self, objs: Iterable[Log], *args: Any, **kwargs: Any) -> list[Log]:
+        # PostgreSQL: the rows need their time partitions (late import: logs/partitions.py
+        # imports this module).
+        from logs.partitions import partitions_ensure_for
+
+        objs = list(objs)
+        partitions_ensure_for(events=objs)
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class Log(models.Model):
@@ -48,7 +65,7 @@ class Log(models.Model):
     endpoint = models.CharField(max_length=128, blank=True, default="")
     other = models.JSONField(default=dict, blank=True)
 
-    objects = LogQuerySet.as_manager()
+    objects = LogManager()
 
     class Meta:
         db_table = "logs"
@@ -74,23 +91,67 @@ class Log(models.Model):
                 name="logs_first_token_ms_nonnegative",
             ),
         ]
+        # Every list is ORDER BY created_at DESC, id DESC with LIMIT, so each index ends in
+        # (created_at, id): the page is read in index order and the scan stops at the limit.
+        # The capped count (LIMIT 10001) walks the same index. STAT_COLUMNS (INCLUDE, PostgreSQL
+        # only: Django leaves it out on SQLite) let /api/log/stat and /self/stat sum a filtered
+        # range from the index alone, without visiting the rows (docs/logs-api.md, Indexes).
         indexes = [
-            # GET /api/log/ without filters, DELETE /api/log/ and purge_logs (created_at < T),
-            # newest-first keyset pages: ORDER BY created_at DESC, id DESC.
+            # GET /api/log/ unfiltered, by time range only, or by a `%` pattern (scanned newest
+            # first within the range); GET /api/log/search (text keyword) and
+            # /api/log/export unfiltered; keyset continuation (cursor); DELETE /api/log/ and
+            # purge_logs: created_at < T, oldest first, in batches.
             models.Index(fields=["created_at", "id"], name="logs_created_id"),
-            # GET /api/log/self and every user-scoped read: user_id = ? ORDER BY created_at, id.
-            models.Index(fields=["user_id", "created_at", "id"], name="logs_user_created_id"),
-            # GET /api/log/?model_name=... and /api/log/stat?model_name=...
-            models.Index(fields=["model_name", "created_at", "id"], name="logs_model_created_id"),
-            # GET /api/log/?username=... (new-api filters the logged username, not the user id).
-            models.Index(fields=["username", "created_at", "id"], name="logs_username_created_id"),
-            # GET /api/log/?channel=... (admin channel filter).
-            models.Index(fields=["channel_id", "created_at", "id"], name="logs_channel_created_id"),
-            # GET /api/log/?token_name=... (admin) and /api/log/self?token_name=... (user-scoped
+            # Every user-scoped read: /api/log/self (any filter), /self/search, /self/export,
+            # /self/stat.
+            models.Index(
+                fields=["user_id", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_user_created_id",
+            ),
+            # GET /api/log/stat (type = 2 by default: SUM(quota) over the range; rpm/tpm over
+            # created_at >= now - 60), GET /api/log/?type=N, /api/log/search?keyword=<int>.
+            models.Index(
+                fields=["type", "created_at", "id"],
+                include=STAT_COLUMNS,
+                name="logs_type_created_id",
+            ),
+            # GET /api/log/?model_name=<exact> and /api/log/stat?model_name=<exact>.
+            models.Index(
+                fields=["model_name", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_model_created_id",
+            ),
+            # GET /api/log/?username=<exact> (new-api filters the logged username, not the id)
+            # and /api/log/stat?username=<exact>.
+            models.Index(
+                fields=["username", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_username_created_id",
+            ),
+            # GET /api/log/?channel=N and /api/log/stat?channel=N (admin).
+            models.Index(
+                fields=["channel_id", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_channel_created_id",
+            ),
+            # GET /api/log/?token_name=... and /api/log/stat?token_name=... (admin; user-scoped
             # queries use logs_user_created_id and filter token_name on the rows it finds).
-            models.Index(fields=["token_name", "created_at", "id"], name="logs_token_created_id"),
-            # GET /api/log/?request_id=... (exact). Uniqueness is enforced by IngestKey, which,
-            # unlike a unique index here, survives retention and time partitioning.
+            models.Index(
+                fields=["token_name", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_token_created_id",
+            ),
+            # GET /api/log/?group=... and /api/log/stat?group=... (admin). Groups are few, but a
+            # rare one (say 0.1% of the logs) would otherwise make the capped count walk the
+            # whole time index.
+            models.Index(
+                fields=["group", "created_at", "id"],
+                include=["type", *STAT_COLUMNS],
+                name="logs_group_created_id",
+            ),
+            # GET /api/log/?request_id=... and /api/log/self?request_id=... (exact). Uniqueness is
+            # enforced by IngestKey, which, unlike a unique index here, survives retention.
             models.Index(
                 fields=["request_id"], condition=~Q(request_id=""), name="logs_request_id"
             ),
@@ -98,6 +159,14 @@ class Log(models.Model):
 
     def __str__(self) -> str:
         return f"log {self.id} ({self.username}, {self.model_name})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # PostgreSQL: the row needs its time partition (the ingest service, which writes nearly
+        # every log, ensures them itself). Late import: logs/partitions.py imports this module.
+        from logs.partitions import partitions_ensure_for
+
+        partitions_ensure_for(events=[self])
+        super().save(*args, **kwargs)
 
 
 class IngestKey(models.Model):

@@ -1,24 +1,56 @@
-"""Writes of the logs app (ingestion lives in usage.services)."""
+"""Writes to the log table other than ingestion (which lives in `usage.services`, because it also
+writes the aggregates)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.db import transaction
+
 from logs.models import Log
+from logs.partitions import partitions_drop_before
 
 DELETE_BATCH = 5000
 
 
-def logs_delete_before(*, before: int, batch_size: int = DELETE_BATCH) -> int:
-    """Delete the logs with created_at < `before` (Unix seconds, strict), `batch_size` rows per
-    statement so that no single transaction holds a huge lock, and return how many were
-    deleted. Usage aggregates are not touched (they outlive the raw logs)."""
-    deleted = 0
+def logs_delete_before(
+    *,
+    before: int,
+    batch_size: int = DELETE_BATCH,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the logs with `created_at < before` (strict, Unix seconds); returns how many.
+
+    Callers: `DELETE /api/log/`, `manage.py purge_logs` (LOG_RETENTION_DAYS) and the Django
+    admin action. Deliberately NOT one transaction: each batch of `batch_size` rows, oldest
+    first, is its own short transaction, so no lock is held for long and an interruption (a
+    killed worker, Ctrl-C) leaves every committed batch deleted and the rest intact; running it
+    again finishes the job. Only the `logs` table is touched: usage aggregates and the
+    idempotency keys outlive the raw logs. `on_batch` receives the running total after each
+    batch (progress reporting).
+
+    On PostgreSQL the partitions lying entirely before `before` are dropped whole first
+    (`logs.partitions.partitions_drop_before`: seconds instead of minutes for a day of logs, and
+    no long lock); the batches then only touch the partition that straddles the cut-off."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    total = partitions_drop_before(before=before)
+    if total and on_batch is not None:
+        on_batch(total)
     while True:
-        ids = list(
-            Log.objects.filter(created_at__lt=before)
-            .order_by()
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            return deleted
-        count, _ = Log.objects.filter(id__in=ids).delete()
-        deleted += count
+        with transaction.atomic():
+            oldest = (
+                Log.objects.filter(created_at__lt=before)
+                .order_by("created_at", "id")
+                .values("id")[:batch_size]
+            )
+            # DELETE ... WHERE created_at < T AND id IN (SELECT id ... LIMIT n): one statement,
+            # served by the (created_at, id) index (the outer created_at lets a time-partitioned
+            # table skip the newer partitions); Log has no dependants, so Django deletes
+            # without fetching the rows first.
+            deleted, _ = Log.objects.filter(created_at__lt=before, id__in=oldest).delete()
+        total += deleted
+        if on_batch is not None:
+            on_batch(total)
+        if deleted < batch_size:
+            return total

@@ -52,6 +52,12 @@ class ApiClient:
         return self.client.delete(path, headers=self.headers(new_api_user), **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2's million iterations cost ~0.3 s per user created; tests do not need them."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _client_for(role: int, user_id: int, username: str, scope: str = Scope.READ) -> ApiClient:
     user = UserFactory.create(id=user_id, username=username, role=role)
     token = AccessTokenFactory.create(user=user, scope=scope)

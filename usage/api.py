@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, Scope
+from logs.api import LOG_DELETE_SCHEMA, LOG_LIST_SCHEMA, log_delete_response, log_list_response
 from logs.events import MAX_BODY_BYTES, BatchError, LogEvent, batch_parse, event_parse
 from logs.newapi import NEW_API_ERROR, NewApiView, fail, ok
 from usage.services import logs_ingest
@@ -54,6 +55,14 @@ class LogCollectionView(NewApiView):
             self.min_role = Role.COMMON
         super().initial(request, *args, **kwargs)
 
+    @LOG_LIST_SCHEMA
+    def get(self, request: Request) -> Response:
+        return log_list_response(request, admin=True)
+
+    @LOG_DELETE_SCHEMA
+    def delete(self, request: Request) -> Response:
+        return log_delete_response(request)
+
     @extend_schema(
         operation_id="logs_ingest",
         summary="Ingest a batch of 1..1000 log events (ingest token)",
@@ -92,6 +101,7 @@ class LogCollectionView(NewApiView):
     def post(self, request: Request) -> Response:
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            # Refused before reading: a huge body is never held in memory.
             return fail("request body exceeds 10 MiB", status.HTTP_400_BAD_REQUEST)
         try:
             items = batch_parse(request.body)
@@ -102,10 +112,10 @@ class LogCollectionView(NewApiView):
         errors: list[dict[str, object]] = []
         for index, item in enumerate(items):
             parsed = event_parse(item, now=now)
-            if isinstance(parsed, LogEvent):
+            if type(parsed) is LogEvent:
                 events.append(parsed)
             else:
-                errors.append({"index": index, "message": "; ".join(parsed)})
+                errors.append({"index": index, "message": "; ".join(parsed)})  # type: ignore[arg-type]
         try:
             result = logs_ingest(events=events)
         except DatabaseError:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
 
+from logs.models import LogType
 from usage.buckets import BucketError, bucket_starts, local_date, local_midnight
 
 PRESETS = (
@@ -146,3 +147,110 @@ class SiteDashboardForm(DashboardForm):
         help_text="Exact; empty for every user.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
+
+
+LOG_PAGE_SIZES = (("10", "10"), ("20", "20"), ("50", "50"), ("100", "100"))
+DEFAULT_LOG_PAGE_SIZE = "20"
+# A datetime-local value without seconds ("2026-01-07T20:30") is 16 characters long.
+_MINUTE_PRECISION = 16
+
+
+def _text(label: str, max_length: int, **attrs: str) -> forms.CharField:
+    # No max_length validator here: the API's parameter serializer checks lengths (and `%`
+    # patterns) with its own messages, which the page shows beside the field.
+    widget_attrs = {"autocomplete": "off", "spellcheck": "false", "maxlength": str(max_length)}
+    return forms.CharField(
+        required=False,
+        label=label,
+        strip=False,
+        widget=forms.TextInput(attrs={**widget_attrs, **attrs}),
+    )
+
+
+class LogFilterForm(forms.Form):
+    """The filters of `/logs/` in human terms: local date-times in the viewer's zone (the
+    middleware activates it, so DateTimeField makes them aware in that zone) and the text
+    filters of `/api/log/self`. `api_params()` turns them into the API's query parameters,
+    which the API's own serializer then validates."""
+
+    start = forms.DateTimeField(
+        required=False,
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    end = forms.DateTimeField(
+        required=False,
+        label="To",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    type = forms.ChoiceField(
+        required=False,
+        label="Type",
+        choices=(("0", "All types"), *((str(v), n) for v, n in LogType.choices if v)),
+    )
+    model_name = _text("Model", 128, placeholder="exact, or %pattern%")
+    token_name = _text("Token", 128)
+    group = _text("Group", 64)
+    request_id = _text("Request id", 64)
+    page_size = forms.ChoiceField(
+        required=False, label="Rows", choices=LOG_PAGE_SIZES, initial=DEFAULT_LOG_PAGE_SIZE
+    )
+
+    # The form's field for each API parameter, to show the API's messages beside it.
+    API_FIELDS = {
+        "start_timestamp": "start",
+        "end_timestamp": "end",
+        "non_field_errors": "end",
+        "type": "type",
+        "model_name": "model_name",
+        "token_name": "token_name",
+        "group": "group",
+        "request_id": "request_id",
+        "page_size": "page_size",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", "The end is before the start.")
+        return data
+
+    def api_params(self) -> dict[str, str]:
+        """The valid fields as the API's query parameters (empty ones left out)."""
+        data = self.cleaned_data
+        params: dict[str, str] = {}
+        if data.get("start"):
+            params["start_timestamp"] = str(int(data["start"].timestamp()))
+        if data.get("end"):
+            end = int(data["end"].timestamp())
+            raw = str(self.data.get("end", ""))
+            if len(raw.strip()) <= _MINUTE_PRECISION:
+                end += 59  # "to 20:30" includes 20:30:59
+            params["end_timestamp"] = str(end)
+        if data.get("type") not in (None, "", "0"):
+            params["type"] = data["type"]
+        for name in ("model_name", "token_name", "group", "request_id", "username"):
+            if data.get(name):
+                params[name] = data[name]
+        if data.get("channel") not in (None, "", "0"):
+            params["channel"] = str(data["channel"])
+        return params
+
+
+class SiteLogFilterForm(LogFilterForm):
+    """`/site/logs/`: adds the admin filters of `/api/log/`."""
+
+    username = _text("Username", 64, placeholder="exact, or %pattern%")
+    channel = forms.ChoiceField(required=False, label="Channel")
+
+    API_FIELDS = {**LogFilterForm.API_FIELDS, "username": "username", "channel": "channel"}
+    field_order = ("start", "end", "username", "channel", "type", "model_name")
+
+    def __init__(self, *args: Any, channels: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        channel_field = cast(forms.ChoiceField, self.fields["channel"])
+        channel_field.choices = [
+            ("0", "All channels"),
+            *((str(cid), f"#{cid} {name}" if name else f"#{cid}") for cid, name in channels),
+        ]

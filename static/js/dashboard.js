@@ -197,8 +197,40 @@
     document.body.setAttribute("data-charts-ready", "true");
   }
 
+  // Live RPM/TPM: the card re-reads the log stat API (/api/log/self/stat, or /api/log/stat on
+  // the site dashboard) with the session; new-api's auth wants the New-Api-User header, which a
+  // script can send. Paused while the tab is hidden; an error leaves the last numbers.
+  var LIVE_EVERY_MS = 15000;
+
+  function setupLive() {
+    var card = document.querySelector("[data-live-url]");
+    if (!card) return;
+    var rpm = card.querySelector('[data-live="rpm"]');
+    var tpm = card.querySelector('[data-live="tpm"]');
+    var age = card.querySelector('[data-live="age"]');
+    function refresh() {
+      if (document.hidden) return;
+      fetch(card.getAttribute("data-live-url"), {
+        credentials: "same-origin",
+        headers: { "New-Api-User": card.getAttribute("data-user-id"), Accept: "application/json" },
+      })
+        .then(function (response) { return response.json(); })
+        .then(function (body) {
+          if (!body || !body.success) return;
+          rpm.textContent = window.TL.fmt.compact(body.data.rpm);
+          tpm.textContent = window.TL.fmt.compact(body.data.tpm);
+          if (age) age.textContent = "at " + new Date().toLocaleTimeString();
+          card.setAttribute("data-live-refreshed", String(Date.now()));
+        })
+        .catch(function () { /* offline or logged out: keep the last numbers */ });
+    }
+    card.tlRefresh = refresh;  // browser tests trigger a refresh without waiting
+    window.setInterval(refresh, LIVE_EVERY_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupFilters();
+    setupLive();
     if (!document.getElementById("dashboard-data")) return;
     window.TL.whenChart(function (Chart) {
       draw(Chart);

@@ -29,6 +29,8 @@ PROJECT_VARIABLES = (
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_PRELOAD",
+    # Set by tests/browser/conftest.py for Playwright's event loop; check --deploy warns on it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 
@@ -49,7 +51,13 @@ def documented_production_environment() -> dict[str, str]:
 def manage(
     *args: str, environment: dict[str, str], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in PROJECT_VARIABLES}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' (tests/browser/conftest.py), set for the
+    # whole session when they run in the same process: never part of a deployment.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in PROJECT_VARIABLES and key != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env.update(environment)
     env["TOKENLEDGER_VAR_DIR"] = str(tmp_path)  # nothing of this start lands in the real var/
     return subprocess.run(  # noqa: S603 (our own manage.py, fixed arguments)
@@ -98,7 +106,7 @@ def test_database_url_for_postgres_decodes_every_part(monkeypatch):
     )
 
     assert config == {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "config.postgresql",
         "NAME": "usage",
         "USER": "ledger",
         "PASSWORD": "p@ss:word",

@@ -77,3 +77,11 @@ def test_site_dashboard_query_count_is_bounded(admin_client, site_logs, django_a
     # 6 rows by user, 7 rows by channel and group, 8 channel names, 9 rows by model and type.
     with django_assert_num_queries(9):
         admin_client.get("/site/", {"range": "30d"})
+
+
+def test_live_card_refreshes_from_the_stat_api_of_the_same_username(admin_client, site_logs):
+    page = admin_client.get("/site/", {"username": "ann"}).content.decode()
+    assert 'data-live-url="/api/log/stat?username=ann"' in page
+    assert 'data-live-url="/api/log/stat"' in admin_client.get("/site/").content.decode()
+    # The API would read a `%` as a pattern while the page matches exactly: no refresh then.
+    assert "data-live-url" not in admin_client.get("/site/", {"username": "a%b"}).content.decode()

@@ -1,0 +1,533 @@
+"""Read benchmark of the new-api log API over HTTP (list, self, stat, search, export).
+
+    python -m bench.reads [--rows 1000000] [--repeat 30] [--pg-url URL] [--reuse]
+
+Loads `--rows` synthetic logs into a PostgreSQL database whose name contains "bench" (one
+`INSERT ... SELECT FROM generate_series` per 100 000 rows, then VACUUM ANALYZE), serves it with
+gunicorn on 127.0.0.1, and times each scenario `--repeat` times, sequentially, over one
+keep-alive connection: median and p95 latency in ms, plus rows/s and the server's memory for
+the exports. `--reuse` keeps an already loaded database of the same size (no reload).
+
+Standalone on purpose (its own loader and server start); `main()` is the CLI, `run(args)` the
+suite entry point (`SUITE`, `add_arguments`, `run`) for the `python -m bench` harness."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SUITE = "reads"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/tl_i3_bench")
+DAY = 86_400
+SPAN_DAYS = 30
+LOAD_CHUNK = 100_000
+HEAVY_USER = 1  # owns 30% of the logs, as the one big consumer of many deployments
+LIGHT_USER = 150
+USERS = 200
+MODELS = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "claude-3-5-sonnet",
+    "claude-3-5-haiku",
+    "deepseek-v3",
+    "deepseek-r1",
+    "qwen-max",
+    "o1",
+    "o3-mini",
+    "gemini-1.5-pro",
+    "llama-3.1-70b",
+    "text-embedding-3-small",
+]
+COLUMNS = (
+    "created_at, type, content, user_id, username, token_id, token_name, model_name, quota, "
+    "prompt_tokens, completion_tokens, cache_read_tokens, cache_creation_tokens, use_time, "
+    'duration_ms, first_token_ms, is_stream, channel_id, channel_name, "group", ip, '
+    "request_id, endpoint, other"
+)
+# Row g of n, spread evenly over the SPAN_DAYS before %(now)s; deterministic pseudo-random
+# fields from multiplicative hashes of g.
+SELECT_ROWS = """
+SELECT
+  %(start)s::bigint + (g - 1)::bigint * %(span)s / %(rows)s AS created_at,
+  CASE WHEN g %% 53 = 0 THEN 5 WHEN g %% 997 = 1 THEN 1 WHEN g %% 991 = 2 THEN 3
+       WHEN g %% 983 = 3 THEN 4 WHEN g %% 977 = 4 THEN 6 ELSE 2 END,
+  CASE WHEN g %% 53 = 0 THEN 'upstream timeout after 30s (request ' || g || ')' ELSE '' END,
+  u.user_id, 'user' || u.user_id, u.user_id * 10 + g %% 3, 'key-' || (g %% 3),
+  (%(models)s::text[])[1 + (g * 7) %% %(model_count)s],
+  (g * 7919) %% 20000, (g * 31) %% 4000, (g * 17) %% 1500, (g * 13) %% 500, 0,
+  (g * 7) %% 30, (g * 7) %% 30000 + 120, (g * 3) %% 3000, g %% 3 = 0,
+  1 + (g * 13) %% 20, 'channel-' || (1 + (g * 13) %% 20),
+  CASE WHEN g %% 100 < 85 THEN 'default' WHEN g %% 100 < 97 THEN 'vip' ELSE 'svip' END,
+  ('10.0.' || (g %% 256) || '.' || ((g * 7) %% 256))::inet,
+  'req-' || g, '/v1/chat/completions',
+  jsonb_build_object(
+    'model_ratio', 2.5, 'group_ratio', 1, 'completion_ratio', 4, 'cache_tokens', 0,
+    'frt', (g * 3) %% 3000, 'request_path', '/v1/chat/completions',
+    'admin_info', jsonb_build_object('use_channel', jsonb_build_array((1 + (g * 13) %% 20)::text))
+  )
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g,
+LATERAL (SELECT CASE WHEN g %% 10 < 3 THEN %(heavy)s
+                     ELSE 2 + (g * 2654435761) %% %(others)s END AS user_id) AS u
+"""
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p95 of 30 samples is the 29th smallest)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5 - 1e-9)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Report:
+    """Table + JSON, the shape of the `bench` harness's reports (`table()`, `write()`)."""
+
+    suite: str
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def add(self, **row: Any) -> None:
+        self.rows.append(row)
+
+    def table(self) -> str:
+        def cell(value: Any) -> str:
+            if isinstance(value, float):
+                return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
+            if isinstance(value, int):
+                return f"{value:,}"
+            return "" if value is None else str(value)
+
+        cells = [[cell(row.get(c)) for c in self.columns] for row in self.rows]
+        widths = [
+            max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(self.columns)
+        ]
+        lines = [
+            "  ".join(c.ljust(widths[i]) for i, c in enumerate(self.columns)),
+            "  ".join("-" * w for w in widths),
+        ]
+        for line in cells:
+            lines.append(
+                "  ".join(
+                    v.rjust(widths[i]) if v[:1].isdigit() else v.ljust(widths[i])
+                    for i, v in enumerate(line)
+                )
+            )
+        return "\n".join(lines)
+
+    def write(self, directory: Path = RESULTS_DIR) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.fromtimestamp(self.started, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = directory / f"{self.suite}-{stamp}.json"
+        payload = {
+            "suite": self.suite,
+            "started_at": datetime.fromtimestamp(self.started, tz=UTC).isoformat(),
+            "machine": {
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+            },
+            "meta": self.meta,
+            "columns": self.columns,
+            "rows": self.rows,
+        }
+        path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        return path
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+def database_name(url: str) -> str:
+    name = urllib.parse.urlsplit(url).path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to use {name!r}: benchmark databases contain 'bench'")
+    return name
+
+
+def database_ensure(url: str, *, recreate: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = database_name(url)
+    parts = urllib.parse.urlsplit(url)
+    admin = urllib.parse.urlunsplit(("postgresql", parts.netloc, "/postgres", parts.query, ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and recreate:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = None
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def django_setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def logs_load(rows: int, now: int) -> float:
+    """Insert `rows` logs spread over the SPAN_DAYS before `now`; returns the seconds taken."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    span = SPAN_DAYS * DAY
+    params: dict[str, Any] = {
+        "start": now - span,
+        "span": span,
+        "rows": rows,
+        "models": MODELS,
+        "model_count": len(MODELS),
+        "heavy": HEAVY_USER,
+        "others": USERS - 1,
+    }
+    for first in range(1, rows + 1, LOAD_CHUNK):
+        last = min(rows, first + LOAD_CHUNK - 1)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO logs ({COLUMNS}) {SELECT_ROWS}",
+                {**params, "first": first, "last": last},
+            )
+        log(f"  loaded {last:,} / {rows:,} logs")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE logs")
+    return time.perf_counter() - started
+
+
+def fixture_ensure(rows: int, *, reuse: bool) -> tuple[str, str, dict[str, Any]]:
+    """The loaded database and two read tokens: (admin token, heavy user's token, facts)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.models import Role, User
+    from accounts.services import access_token_create
+    from logs.models import Log
+
+    call_command("migrate", "--noinput", verbosity=0)
+    facts: dict[str, Any] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), min(created_at), max(created_at) FROM logs")
+        count, oldest, newest = cursor.fetchone()
+    if reuse and count == rows:
+        log(f"reusing the {count:,} loaded logs")
+    else:
+        Log.objects.all().delete()
+        log(f"loading {rows:,} logs")
+        facts["load_seconds"] = round(logs_load(rows, int(time.time())), 1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*), min(created_at), max(created_at) FROM logs")
+            count, oldest, newest = cursor.fetchone()
+    facts |= {"rows": count, "oldest": oldest, "newest": newest}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size('logs'), pg_relation_size('logs')")
+        total, heap = cursor.fetchone()
+    facts |= {"table_mb": round(heap / 2**20), "table_with_indexes_mb": round(total / 2**20)}
+    admin, _ = User.objects.update_or_create(
+        id=10_000_001, defaults={"username": "bench-admin", "role": Role.ROOT}
+    )
+    heavy, _ = User.objects.update_or_create(
+        id=HEAVY_USER, defaults={"username": f"user{HEAVY_USER}", "role": Role.COMMON}
+    )
+    User.objects.update_or_create(
+        id=LIGHT_USER, defaults={"username": f"user{LIGHT_USER}", "role": Role.COMMON}
+    )
+    _, admin_secret = access_token_create(user=admin, name="bench-reads")
+    _, heavy_secret = access_token_create(user=heavy, name="bench-reads")
+    return admin_secret, heavy_secret, facts
+
+
+# --- server and client ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """gunicorn on 127.0.0.1 (our own child process, stopped by its pid)."""
+
+    def __init__(self, url: str, workers: int) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, "DATABASE_URL": url, "REQUEST_LOG": "0", "DEBUG": "0"}
+        self.workers = workers
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        command = [
+            sys.executable, "-m", "gunicorn", "config.wsgi:application",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+            "--timeout", "600",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def worker_rss_kb(self) -> int:
+        """Largest peak RSS (VmHWM) among the workers."""
+        if self.process is None:
+            return 0
+        peaks = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(
+                    line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+                )
+            except OSError:
+                continue
+            if fields.get("PPid", "").strip() == str(self.process.pid) and "VmHWM" in fields:
+                peaks.append(int(fields["VmHWM"].split()[0]))
+        return max(peaks, default=0)
+
+
+class Client:
+    def __init__(self, port: int, token: str, user_id: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.headers = {"Authorization": f"Bearer {token}", "New-Api-User": str(user_id)}
+
+    def get(self, path: str, params: dict[str, Any]) -> tuple[float, bytes]:
+        """(seconds to the last byte, body)."""
+        url = f"{path}?{urllib.parse.urlencode(params)}" if params else path
+        started = time.perf_counter()
+        self.conn.request("GET", url, headers=self.headers)
+        response = self.conn.getresponse()
+        body = response.read()
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            raise RuntimeError(f"GET {url}: HTTP {response.status} {body[:300]!r}")
+        return elapsed, body
+
+
+def json_ok(body: bytes) -> Any:
+    payload = json.loads(body)
+    if not payload.get("success"):
+        raise RuntimeError(f"success: false: {payload.get('message')}")
+    return payload["data"]
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    role: str  # "admin" | "user"
+    path: str
+    params: dict[str, Any] | Callable[[], dict[str, Any]]
+    note: str = ""
+
+
+def scenarios(newest: int, middle_cursor: str) -> list[Scenario]:
+    day_ago = newest - DAY
+    week_ago = newest - 7 * DAY
+    return [
+        Scenario("list, no filter", "admin", "/api/log/", {}),
+        Scenario("list, last 24 h", "admin", "/api/log/", {"start_timestamp": day_ago}),
+        Scenario("list, model exact", "admin", "/api/log/", {"model_name": "o1"}),
+        Scenario(
+            "list, model %pattern%, 7 d",
+            "admin",
+            "/api/log/",
+            {"model_name": "%mini%", "start_timestamp": week_ago},
+        ),
+        Scenario("list, channel", "admin", "/api/log/", {"channel": 7}),
+        Scenario("list, username", "admin", "/api/log/", {"username": f"user{LIGHT_USER}"}),
+        Scenario("list, type=5 (1.9%)", "admin", "/api/log/", {"type": 5}),
+        Scenario("list, group=svip (3%)", "admin", "/api/log/", {"group": "svip"}),
+        Scenario("list, request_id", "admin", "/api/log/", {"request_id": "req-123457"}),
+        Scenario("list, p=1000 ps=10 (offset 9990)", "admin", "/api/log/", {"p": 1000, "ps": 10}),
+        Scenario("list, cursor mid-table", "admin", "/api/log/", {"cursor": middle_cursor}),
+        Scenario("list, page_size=100", "admin", "/api/log/", {"page_size": 100}),
+        Scenario("self, heavy user", "user", "/api/log/self", {}),
+        Scenario(
+            "self, heavy user, model + 7 d",
+            "user",
+            "/api/log/self",
+            {"model_name": "gpt-4o", "start_timestamp": week_ago},
+        ),
+        Scenario("self, heavy user, type=5", "user", "/api/log/self", {"type": 5}),
+        Scenario("stat, all time", "admin", "/api/log/stat", {}),
+        Scenario("stat, last 24 h", "admin", "/api/log/stat", {"start_timestamp": day_ago}),
+        Scenario("stat, model, all time", "admin", "/api/log/stat", {"model_name": "o1"}),
+        Scenario(
+            "stat, channel, 7 d",
+            "admin",
+            "/api/log/stat",
+            {"channel": 3, "start_timestamp": week_ago},
+        ),
+        Scenario("self stat, heavy user, all time", "user", "/api/log/self/stat", {}),
+        Scenario(
+            "self stat, heavy user, 24 h",
+            "user",
+            "/api/log/self/stat",
+            {"start_timestamp": day_ago},
+        ),
+        Scenario("search, text (newest 100)", "admin", "/api/log/search", {"keyword": "timeout"}),
+        Scenario("search, rare text", "admin", "/api/log/search", {"keyword": "request 777753)"}),
+        Scenario("search, type code", "admin", "/api/log/search", {"keyword": "6"}),
+        Scenario("self search, heavy user", "user", "/api/log/self/search", {"keyword": "gpt"}),
+    ]
+
+
+def run(args: argparse.Namespace) -> Report:
+    """The suite: load (or reuse), serve, measure; returns the report."""
+    database_ensure(args.pg_url, recreate=not args.reuse)
+    django_setup(args.pg_url)
+    admin_token, user_token, facts = fixture_ensure(args.rows, reuse=args.reuse)
+    report = Report(
+        SUITE,
+        ["scenario", "n", "median_ms", "p95_ms", "items", "note"],
+        meta={**facts, "repeat": args.repeat, "workers": args.workers, "pg_url": args.pg_url},
+    )
+    with Server(args.pg_url, args.workers) as server:
+        clients = {
+            "admin": Client(server.port, admin_token, 10_000_001),
+            "user": Client(server.port, user_token, HEAVY_USER),
+        }
+        middle = json_ok(
+            clients["admin"].get("/api/log/", {"end_timestamp": facts["newest"] - 15 * DAY})[1]
+        )
+        cursor = middle["items"][0]
+        middle_cursor = f"{cursor['created_at']}.{cursor['id']}"
+        for scenario in scenarios(facts["newest"], middle_cursor):
+            client = clients[scenario.role]
+            params = scenario.params() if callable(scenario.params) else scenario.params
+            for _ in range(args.warmup):
+                client.get(scenario.path, params)
+            timings, items = [], 0
+            for _ in range(args.repeat):
+                elapsed, body = client.get(scenario.path, params)
+                timings.append(elapsed * 1000)
+            data = json_ok(body)
+            items = len(data["items"]) if isinstance(data, dict) and "items" in data else 0
+            if isinstance(data, list):
+                items = len(data)
+            report.add(
+                scenario=scenario.name,
+                n=len(timings),
+                median_ms=round(statistics.median(timings), 2),
+                p95_ms=round(percentile(timings, 95), 2),
+                items=items,
+                note=f"total {data['total']}" if isinstance(data, dict) and "total" in data
+                else "",
+            )  # fmt: skip
+            log(f"  {scenario.name}: median {statistics.median(timings):.1f} ms")
+        exports = [
+            (
+                "export, 1 day (admin)",
+                "admin",
+                "/api/log/export",
+                {"start_timestamp": facts["newest"] - DAY},
+            ),
+            (
+                "self export, heavy user, 7 d",
+                "user",
+                "/api/log/self/export",
+                {"start_timestamp": facts["newest"] - 7 * DAY},
+            ),
+        ]
+        if not args.skip_full_export:
+            exports.append(("export, every log (admin)", "admin", "/api/log/export", {}))
+        rss_before = server.worker_rss_kb()
+        for name, role, path, params in exports:
+            repeat = 1 if not params else args.export_repeat
+            timings, lines, size = [], 0, 0
+            for _ in range(repeat):
+                elapsed, body = clients[role].get(path, params)
+                timings.append(elapsed * 1000)
+                lines, size = body.count(b"\r\n") - 1, len(body)
+            median_ms = statistics.median(timings)
+            report.add(
+                scenario=name,
+                n=repeat,
+                median_ms=round(median_ms, 1),
+                p95_ms=round(percentile(timings, 95), 1),
+                items=lines,
+                note=f"{lines / (median_ms / 1000):,.0f} rows/s, {size / 2**20:,.0f} MiB",
+            )
+            log(f"  {name}: {lines:,} rows in {median_ms / 1000:.1f} s")
+        report.meta["worker_peak_rss_mb_before_exports"] = round(rss_before / 1024)
+        report.meta["worker_peak_rss_mb_after_exports"] = round(server.worker_rss_kb() / 1024)
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pg-url", default=DEFAULT_PG_URL, help="its database name must contain 'bench'"
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=30, help="timed requests per scenario")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed requests per scenario")
+    parser.add_argument("--export-repeat", type=int, default=3)
+    parser.add_argument("--skip-full-export", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--reuse", action="store_true", help="keep a loaded database of --rows")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.reads",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.add_argument("--no-write", action="store_true", help="do not write the JSON result")
+    args = parser.parse_args(argv)
+    report = run(args)
+    print(report.table())
+    print(json.dumps(report.meta, indent=2))
+    if not args.no_write:
+        log(f"wrote {report.write()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,12 +3,13 @@ rebuild_usage's code, report rollup row counts against the logs, the median and 
 the `usage_rows`/`usage_totals` calls the statistics endpoints make, and the ingest throughput
 with and without the rollup upserts.
 
-    python -m bench.stats --logs 1000000                 # load (if needed) and measure
+    python -m bench stats --logs 1000000                 # load (if needed) and measure
     python -m bench.stats --logs 10000000 --days 365 --json var/bench-stats-10m.json
 
-The database is DATABASE_URL, else postgres://postgres@127.0.0.1:5432/tl_bench_stats; it is
-created if missing and its log and rollup tables are REPLACED when they do not hold exactly the
-requested data set. `stats_bench(...)` is the entry point for a harness (Django set up first).
+The database is --pg-url, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/
+tl_bench_stats; it is created if missing and its log and rollup tables are REPLACED when they do
+not hold exactly the requested data set. A suite of the `python -m bench` harness (`SUITE`,
+`add_arguments`, `run`); `stats_bench(...)` runs it with Django already set up.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
+SUITE = "stats"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/tl_bench_stats"
 # The data set ends here (2026-11-01 00:00 UTC); reads end 137 s before it, mid-quarter, as a
 # dashboard's "now" does.
@@ -536,27 +538,35 @@ def _database_create(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(config["NAME"]))))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.stats", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logs", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--reload", action="store_true", help="reload even if the data fits")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the rollups first")
     parser.add_argument("--ingest-batches", type=int, default=20, help="0 skips the ingest run")
+    parser.add_argument(
+        "--pg-url", default=None, help=f"the database (default DATABASE_URL, else {DEFAULT_URL})"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
 
-    os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+
+def run(args: argparse.Namespace) -> Any:
+    """The `python -m bench stats` suite: returns a bench.core.Report (one row per read; row
+    counts, load, rebuild and ingest figures in `meta`)."""
+    from bench.core import Report
+
+    url = args.pg_url or os.environ.get("DATABASE_URL") or DEFAULT_URL
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("REQUEST_LOG", "0")
-    _database_create(os.environ["DATABASE_URL"])
+    _database_create(url)
     import django
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", verbosity=0)
-    report = stats_bench(
+    figures = stats_bench(
         logs=args.logs,
         days=args.days,
         repeat=args.repeat,
@@ -566,7 +576,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=1)
+            json.dump(figures, handle, indent=1)
+    report = Report(suite=SUITE, columns=["read", "median_ms", "p95_ms", "rows"])
+    for read in figures["reads"]:
+        report.add(**read)
+    report.meta.update({key: value for key, value in figures.items() if key != "reads"})
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stats", description=__doc__)
+    add_arguments(parser)
+    run(parser.parse_args(argv))
     return 0
 
 

@@ -150,7 +150,9 @@ def _defer_indexes(conn: Any) -> list[str]:
     ).fetchall()
     for name, definition in rows:
         conn.execute(f'DROP INDEX "{name}"')
-        recreate.append(definition)
+        # A partitioned table's index reads "ON ONLY logs": recreated so, it would stay an
+        # invalid index without its partitions' indexes.
+        recreate.append(definition.replace(" ON ONLY ", " ON ", 1))
     for name, definition in conn.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = 'ingest_keys'::regclass AND contype = 'p'"
@@ -189,8 +191,12 @@ def load_logs(
     django.setup()
     import psycopg
 
+    from logs.partitions import partitions_ensure
+
     stats = LoadStats(rows=rows)
     now = int(time.time()) if now is None else now
+    # A time-partitioned logs table (PostgreSQL) needs its partitions before the COPY.
+    partitions_ensure(start=now - int(days * 86400) - 1, end=now)
     with psycopg.connect(_pg_url(url), autocommit=True) as conn:
         if conn.execute("SELECT EXISTS (SELECT 1 FROM logs)").fetchone()[0]:  # type: ignore[index]
             raise SystemExit("the logs table is not empty: pass --fresh to recreate the database")
@@ -238,7 +244,11 @@ def load_logs(
     with psycopg.connect(_pg_url(url), autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) logs")
         conn.execute("VACUUM (ANALYZE) ingest_keys")
-        stats.table_bytes = conn.execute("SELECT pg_total_relation_size('logs')").fetchone()[0]  # type: ignore[index]
+        # The table and, when it is partitioned, its partitions.
+        stats.table_bytes = conn.execute(
+            "SELECT pg_total_relation_size('logs') + COALESCE(sum(pg_total_relation_size("
+            "inhrelid)), 0) FROM pg_inherits WHERE inhparent = 'logs'::regclass"
+        ).fetchone()[0]  # type: ignore[index]
     stats.vacuum_seconds = time.perf_counter() - started
 
     if aggregates:

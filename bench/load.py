@@ -74,7 +74,7 @@ def _worker_main(results: Any, *args: Any) -> None:
 def _log_columns_and_defaults() -> tuple[tuple[str, ...], list[tuple[str, Any]]]:
     """The ingest service's column order, and each column's default (from LogEvent)."""
     from logs.events import LogEvent
-    from usage.services import LOG_COLUMNS
+    from logs.models import LOG_COLUMNS
 
     defaults: dict[str, Any] = {}
     for item in dataclasses.fields(LogEvent):

@@ -14,6 +14,36 @@ from logs.querysets import LogQuerySet
 STAT_COLUMNS = ["quota", "prompt_tokens", "completion_tokens"]
 
 
+# The columns of a log row besides `id`, in the order ingestion writes them (COPY on
+# PostgreSQL) and the CSV export reads them.
+LOG_COLUMNS = (
+    "created_at",
+    "type",
+    "content",
+    "user_id",
+    "username",
+    "token_id",
+    "token_name",
+    "model_name",
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "use_time",
+    "duration_ms",
+    "first_token_ms",
+    "is_stream",
+    "channel_id",
+    "channel_name",
+    "group",
+    "ip",
+    "request_id",
+    "endpoint",
+    "other",
+)
+
+
 class LogType(models.IntegerChoices):
     # new-api's codes (model/log.go); 0 in a filter means "all types".
     UNKNOWN = 0, "unknown"

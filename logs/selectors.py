@@ -19,7 +19,7 @@ from django.db.models import Count, F, Sum, TextField
 from django.db.models.functions import Cast, Coalesce
 
 from logs.filters import LogCursor, LogFilter
-from logs.models import Log, LogType
+from logs.models import LOG_COLUMNS, Log, LogType
 from logs.querysets import LogQuerySet
 
 TOTAL_CAP = 10_000
@@ -31,33 +31,7 @@ MAX_OFFSET = TOTAL_CAP
 SEARCH_LIMIT = 100
 RATE_WINDOW_SECONDS = 60
 EXPORT_CHUNK = 2000
-EXPORT_FIELDS = (
-    "id",
-    "created_at",
-    "type",
-    "content",
-    "user_id",
-    "username",
-    "token_id",
-    "token_name",
-    "model_name",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "use_time",
-    "duration_ms",
-    "first_token_ms",
-    "is_stream",
-    "channel_id",
-    "channel_name",
-    "group",
-    "ip",
-    "request_id",
-    "endpoint",
-    "other",
-)
+EXPORT_FIELDS = ("id", *LOG_COLUMNS)
 
 
 class PageTooDeep(ValueError):

@@ -17,7 +17,7 @@ from django.db import DataError, connection, models, transaction
 
 from accounts.models import Channel, User
 from logs.events import LogEvent
-from logs.models import IngestKey, Log
+from logs.models import LOG_COLUMNS, IngestKey, Log
 from logs.partitions import partitions_ensure_for
 from usage.buckets import bucket_of
 from usage.rollups import (
@@ -34,32 +34,6 @@ from usage.rollups import (
 )
 from usage.selectors import usage_complete_since, usage_rollup_end
 
-LOG_COLUMNS = (
-    "created_at",
-    "type",
-    "content",
-    "user_id",
-    "username",
-    "token_id",
-    "token_name",
-    "model_name",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "use_time",
-    "duration_ms",
-    "first_token_ms",
-    "is_stream",
-    "channel_id",
-    "channel_name",
-    "group",
-    "ip",
-    "request_id",
-    "endpoint",
-    "other",
-)
 # A user's `last_seen_at` (the time of the newest event seen for it) is written again only when
 # it moves by more than this: a busy user costs one row update per ten minutes, not one per
 # batch (renames set it exactly; see users_provision).

@@ -202,8 +202,14 @@ def row_counts() -> dict[str, Any]:
     counts: dict[str, Any] = {}
     with connection.cursor() as cursor:
         for table in ["logs", *(family.table for family in FAMILIES)]:
-            cursor.execute(f"SELECT pg_total_relation_size('{table}')")
-            size = cursor.fetchone()[0]  # type: ignore[index]
+            # A partitioned table's own size is 0: add its partitions'.
+            cursor.execute(
+                "SELECT pg_total_relation_size(%s::regclass) + COALESCE(("
+                "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits "
+                "WHERE inhparent = %s::regclass), 0)",
+                [table, table],
+            )
+            size = int(cursor.fetchone()[0])  # type: ignore[index]
             if table == "logs":
                 cursor.execute("SELECT count(*) FROM logs")
                 counts["logs"] = {"rows": cursor.fetchone()[0], "mb": size // 2**20}  # type: ignore[index]

@@ -87,7 +87,7 @@ static: deps assets ## Collect the static files for whitenoise
 run: demo static ## Set everything up and serve http://127.0.0.1:8000/ with demo data
 	@echo
 	@echo "  Tokenledger: http://$(HOST):$(PORT)/"
-	@$(PY) manage.py ensure_demo_login 2>&1 | sed 's/^/  /'
+	@$(PY) manage.py ensure_demo_login --as alice 2>&1 | sed 's/^/  /'
 	@echo "  API docs:    http://$(HOST):$(PORT)/api/docs/"
 	@echo
 	@exec $(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \

@@ -138,6 +138,30 @@ def test_ensure_demo_login_leaves_a_real_user_named_demo_alone(db):
     assert (real.role, real.password) == (Role.COMMON, password_before)
 
 
+def test_ensure_demo_login_as_a_provisioned_user_makes_it_a_root_login(db):
+    # make run logs in as a seeded gateway user, so that "/" shows that user's demo data.
+    UserFactory.create(id=101, username="alice", role=Role.COMMON, password=None)
+
+    out, _ = run("ensure_demo_login", "--as", "alice")
+
+    assert out.strip() == "login: alice / password: tokenledger-demo"
+    alice = User.objects.get(id=101)
+    assert alice.role == Role.ROOT
+    assert Client().login(username="alice", password="tokenledger-demo")
+    assert not User.objects.filter(username="demo").exists()
+
+
+def test_ensure_demo_login_as_a_user_with_a_password_creates_demo_instead(db):
+    real = UserFactory.create(id=101, username="alice", role=Role.COMMON)
+
+    out, err = run("ensure_demo_login", "--as", "alice")
+
+    assert out.strip() == "login: demo / password: tokenledger-demo"
+    assert "has a password of its own" in err
+    real.refresh_from_db()
+    assert real.role == Role.COMMON
+
+
 def test_ensure_demo_login_refuses_in_production(db, settings):
     settings.PRODUCTION = True
 

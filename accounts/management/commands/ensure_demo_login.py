@@ -21,6 +21,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default=DEMO_PASSWORD)
+        parser.add_argument(
+            "--as",
+            dest="as_user",
+            default="",
+            metavar="USERNAME",
+            help=(
+                "make this gateway user the demo login instead, so that its own dashboard shows "
+                "its demo data; only a user provisioned from logs (no password yet) or an earlier "
+                "demo login qualifies; otherwise 'demo' is created as usual"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
@@ -28,6 +39,8 @@ class Command(BaseCommand):
                 "refusing to create a demo login with a known password in production"
             )
         password = options["password"]
+        if options["as_user"] and self._adopt(options["as_user"], password):
+            return
         user = User.objects.filter(username=DEMO_USERNAME).first()
         if user is None:
             user = User.objects.create_user(
@@ -49,3 +62,19 @@ class Command(BaseCommand):
             user.status = Status.ENABLED
             user.save(update_fields=["password", "role", "status"])
         self.stdout.write(f"login: {DEMO_USERNAME} / password: {password}")
+
+    def _adopt(self, username: str, password: str) -> bool:
+        """Turn a provisioned gateway user into the demo login; False when it does not qualify."""
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            return False
+        if user.display_name != DEMO_DISPLAY_NAME and user.has_usable_password():
+            self.stderr.write(f"User {username!r} has a password of its own; left unchanged.")
+            return False
+        user.set_password(password)
+        user.role = Role.ROOT
+        user.status = Status.ENABLED
+        user.display_name = DEMO_DISPLAY_NAME
+        user.save(update_fields=["password", "role", "status", "display_name"])
+        self.stdout.write(f"login: {username} / password: {password}")
+        return True

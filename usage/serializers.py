@@ -491,6 +491,8 @@ class DashboardStatsOut(serializers.Serializer[Any]):
 
 
 class TokenClassesOut(serializers.Serializer[Any]):
+    """The sums sub2api's trend points and model rows share."""
+
     requests = serializers.IntegerField()
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
@@ -501,16 +503,8 @@ class TokenClassesOut(serializers.Serializer[Any]):
     actual_cost = serializers.FloatField()
 
 
-class TrendPointOut(serializers.Serializer[Any]):
+class TrendPointOut(TokenClassesOut):
     date = serializers.CharField(help_text="`YYYY-MM-DD`, or `YYYY-MM-DD HH:00` for hours.")
-    requests = serializers.IntegerField()
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-    cache_creation_tokens = serializers.IntegerField()
-    cache_read_tokens = serializers.IntegerField()
-    total_tokens = serializers.IntegerField()
-    cost = serializers.FloatField()
-    actual_cost = serializers.FloatField()
 
 
 class TrendOut(serializers.Serializer[Any]):
@@ -520,16 +514,8 @@ class TrendOut(serializers.Serializer[Any]):
     granularity = serializers.CharField()
 
 
-class ModelStatOut(serializers.Serializer[Any]):
+class ModelStatOut(TokenClassesOut):
     model = serializers.CharField()
-    requests = serializers.IntegerField()
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-    cache_creation_tokens = serializers.IntegerField()
-    cache_read_tokens = serializers.IntegerField()
-    total_tokens = serializers.IntegerField()
-    cost = serializers.FloatField()
-    actual_cost = serializers.FloatField()
 
 
 class ModelsOut(serializers.Serializer[Any]):

@@ -26,7 +26,8 @@ from tests.usage.logdata import (
     random_events,
 )
 from usage.models import UsageChannel, UsageSite, UsageUser, UsageUserTotal
-from usage.selectors import DIMENSIONS, UsageFilter, usage_rows, usage_totals
+from usage.rollups import MEASURES
+from usage.selectors import DIMENSIONS, UsageFilter, usage_records, usage_rows, usage_totals
 
 
 def _hour_start(ts: int, tz: ZoneInfo) -> int:
@@ -198,6 +199,27 @@ def test_selectors_equal_group_by_over_raw_logs(django_assert_max_num_queries):
         order = [(row.bucket or 0, *row.dims.values()) for row in rows]
         assert order == sorted(order), context
         checked_rows += len(rows)
+
+        # The tuple form: the same rows in the same order, with only the measures asked for.
+        measures = tuple(rng.sample(MEASURES, rng.randint(1, len(MEASURES))))
+        with django_assert_max_num_queries(1):
+            records = usage_records(
+                start=start,
+                end=end,
+                where=_usage_filter(where),
+                group_by=group_by,
+                granularity=granularity,
+                tz=tz,
+                measures=measures,
+            )
+        keys = [record[: len(group_by) + 1] for record in records]
+        if granularity is None:
+            keys = [(None, *record[: len(group_by)]) for record in records]
+        assert keys == [(row.bucket, *row.dims.values()) for row in rows], context
+        picked = [MEASURES.index(name) for name in measures]
+        assert [record[len(record) - len(measures) :] for record in records] == [
+            tuple(expected[key][index] for index in picked) for key in keys
+        ], (*context, measures)
 
         totals = usage_totals(start=start, end=end, where=_usage_filter(where))
         assert (totals.requests, totals.quota, totals.first_token_count) == tuple(

@@ -18,10 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, User
+from accounts.renderers import FastJSONRenderer
 from logs.newapi import NewApiError, NewApiView, fail, new_api_exception_handler, ok
 from usage.buckets import BucketError
 from usage.families.edge import error_report, validation_message
-from usage.selectors import UsageFilter, UsageRow, usage_rows
+from usage.selectors import UsageFilter, usage_records
 from usage.serializers import DataQuery, DataRowOut, DataSelfQuery
 
 DATA_RESPONSE = inline_serializer(
@@ -74,30 +75,64 @@ def _query(serializer_class: type[DataSelfQuery], request: Request) -> Any:
     return serializer.validated_data
 
 
-def _rows(query: Any, where: UsageFilter, group_by: tuple[str, ...]) -> list[UsageRow]:
+# What a row shows: requests, quota, and prompt + completion tokens (token_used).
+MEASURES = ("requests", "quota", "prompt_tokens", "completion_tokens")
+
+
+def _records(query: Any, where: UsageFilter, group_by: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """(bucket, *group_by values, *MEASURES) per row. A month of hours is tens of thousands of
+    rows, so they stay tuples until they become the response's dicts."""
     try:
-        return usage_rows(
+        return usage_records(
             start=query["start"],
             end=query["end"],
             where=where,
             group_by=group_by,
             granularity=query["granularity"],
             tz=query["tz"],
+            measures=MEASURES,
         )
     except BucketError as exc:
         raise NewApiError(str(exc)) from None
 
 
-def _row(row: UsageRow, user_id: int, username: str) -> dict[str, object]:
-    return {
-        "model_name": row.dims["model_name"],
-        "count": row.totals.requests,
-        "quota": row.totals.quota,
-        "token_used": row.totals.token_used,
-        "created_at": row.bucket,
-        "user_id": user_id,
-        "username": username,
-    }
+def _rows(
+    records: list[tuple[Any, ...]], *, user_id: int | None, username: str
+) -> list[dict[str, object]]:
+    """new-api's rows. `user_id` None: each record holds its user id after the model name."""
+    if user_id is None:
+        return [
+            {
+                "model_name": model_name,
+                "count": requests,
+                "quota": quota,
+                "token_used": prompt_tokens + completion_tokens,
+                "created_at": bucket,
+                "user_id": record_user_id,
+                "username": username,
+            }
+            for (
+                bucket,
+                model_name,
+                record_user_id,
+                requests,
+                quota,
+                prompt_tokens,
+                completion_tokens,
+            ) in records
+        ]
+    return [
+        {
+            "model_name": model_name,
+            "count": requests,
+            "quota": quota,
+            "token_used": prompt_tokens + completion_tokens,
+            "created_at": bucket,
+            "user_id": user_id,
+            "username": username,
+        }
+        for bucket, model_name, requests, quota, prompt_tokens, completion_tokens in records
+    ]
 
 
 def _exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -111,6 +146,9 @@ def _exception_handler(exc: Exception, context: dict[str, Any]) -> Response | No
 
 
 class DataBaseView(NewApiView):
+    # A month of hours is tens of thousands of rows of ints and strings (no float).
+    renderer_classes = [FastJSONRenderer]
+
     def get_exception_handler(self) -> Any:
         return _exception_handler
 
@@ -134,8 +172,8 @@ class DataSelfView(DataBaseView):
     def get(self, request: Request) -> Response:
         query = _query(DataSelfQuery, request)
         user = cast(User, request.user)
-        rows = _rows(query, UsageFilter(user_id=user.pk), ("model_name",))
-        return ok([_row(row, user.pk, user.username) for row in rows])
+        records = _records(query, UsageFilter(user_id=user.pk), ("model_name",))
+        return ok(_rows(records, user_id=user.pk, username=user.username))
 
 
 class DataView(DataBaseView):
@@ -160,8 +198,8 @@ class DataView(DataBaseView):
         query = _query(DataQuery, request)
         username = query.get("username") or None
         if username is None:
-            rows = _rows(query, UsageFilter(), ("model_name",))
-            return ok([_row(row, 0, "") for row in rows])
+            records = _records(query, UsageFilter(), ("model_name",))
+            return ok(_rows(records, user_id=0, username=""))
         # Grouped by user id too: a name reused after a rename belongs to two users.
-        rows = _rows(query, UsageFilter(username=username), ("model_name", "user_id"))
-        return ok([_row(row, int(cast(int, row.dims["user_id"])), username) for row in rows])
+        records = _records(query, UsageFilter(username=username), ("model_name", "user_id"))
+        return ok(_rows(records, user_id=None, username=username))

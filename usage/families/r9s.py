@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from accounts.renderers import FastJSONRenderer
 from usage.families.edge import ErrorReport, FamilyView
-from usage.selectors import UsageFilter, usage_rows
+from usage.selectors import UsageFilter, usage_records
 from usage.serializers import R9sUsageOut, R9sUsageQuery
 
 
@@ -43,7 +44,14 @@ def _envelope(name: str, data: Any) -> Any:
 ERROR = _envelope("R9sError", serializers.JSONField(allow_null=True, help_text="Always null."))
 
 
+# r9s.ai's `tokens`: all four token classes.
+TOKEN_CLASSES = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens")
+
+
 class R9sView(FamilyView):
+    # A year of days per model is thousands of records of ints and strings (no float).
+    renderer_classes = [FastJSONRenderer]
+
     def error_body(self, report: ErrorReport) -> Any:
         return {"meta": _meta(report.status, report.message), "data": None}
 
@@ -93,21 +101,18 @@ class R9sUsageView(R9sView):
     )
     def get(self, request: Request) -> Response:
         query = self.validated(R9sUsageQuery, request.query_params)
-        rows = usage_rows(
+        rows = usage_records(
             start=query["start"],
             end=query["end"],
             where=UsageFilter(user_id=cast(User, request.user).pk),
             group_by=("model_name",),
             granularity="day",
             tz=query["timezone"],
+            measures=TOKEN_CLASSES,
         )
         records = [
-            {
-                "timestamp": row.bucket,
-                "tokens": row.totals.total_tokens,
-                "model": row.dims["model_name"],
-            }
-            for row in rows
+            {"timestamp": bucket, "tokens": sum(tokens), "model": model}
+            for bucket, model, *tokens in rows
         ]
-        data = {"records": records, "total_tokens": sum(row.totals.total_tokens for row in rows)}
+        data = {"records": records, "total_tokens": sum(record["tokens"] for record in records)}
         return Response({"meta": _meta(200, "success"), "data": data})

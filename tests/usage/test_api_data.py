@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from rest_framework.renderers import JSONRenderer
 
 from tests.factories import log_event
 from tests.usage.conftest import at
@@ -368,3 +369,30 @@ def test_admin_query_count(admin_api, logs, django_assert_num_queries):
     with django_assert_num_queries(2):
         response = admin_api.get("/api/data/", {**RANGE, "username": "user1000"})
     assert len(response.json()["data"]) == 3
+
+
+def test_body_bytes_are_compact_utf8_with_line_separators_escaped(admin_api, ingest, frozen):
+    ingest(
+        [
+            log_event(
+                created_at=at("2025-03-10T10:05:00Z"),
+                model_name='模型 "q"\u2028\\',
+                quota=7,
+                prompt_tokens=2,
+                completion_tokens=3,
+            )
+        ]
+    )
+
+    response = admin_api.get("/api/data/", RANGE)
+
+    assert response["Content-Type"] == "application/json"
+    assert (
+        response.content
+        == (
+            '{"success":true,"message":"","data":[{"model_name":"模型 \\"q\\"\\u2028\\\\",'
+            f'"count":1,"quota":7,"token_used":5,"created_at":{at("2025-03-10T10:00:00Z")},'
+            '"user_id":0,"username":""}]}'
+        ).encode()
+    )
+    assert response.content == JSONRenderer().render(response.json())

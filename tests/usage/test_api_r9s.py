@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from rest_framework.renderers import JSONRenderer
 
 from tests.factories import log_event
 from tests.usage.conftest import AnyUuid, at
@@ -176,3 +177,14 @@ def test_query_count(user_api, logs, django_assert_num_queries):
     # 1. the access token with its user; 2. the daily totals per model (usage_rows)
     with django_assert_num_queries(2):
         get(user_api, WEEK)
+
+
+def test_body_bytes_are_what_drfs_json_renderer_writes(user_api, ingest, frozen):
+    ingest([log_event(created_at=at("2025-01-01T10:00:00Z"), model_name="模型\u2029x")])
+
+    response = get(user_api, WEEK)
+
+    body = response.json()
+    assert body["data"]["records"][0]["model"] == "模型\u2029x"
+    assert response.content == JSONRenderer().render(body)
+    assert b"\\u2029" in response.content

@@ -533,10 +533,14 @@ def usage_top_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[str
     query grouped by model and endpoint: read from usage_user, which keeps the endpoint, when
     `where` is a user's."""
     best: dict[str, tuple[int, str]] = {}
-    rows = usage_rows(start=start, end=end, where=where, group_by=("model_name", "endpoint"))
-    for row in rows:  # sorted by model, then endpoint: on a tie the first one stays
-        model, endpoint = str(row.dims["model_name"]), str(row.dims["endpoint"])
-        uses = row.totals.requests
+    records = usage_records(
+        start=start,
+        end=end,
+        where=where,
+        group_by=("model_name", "endpoint"),
+        measures=("requests",),
+    )
+    for model, endpoint, uses in records:  # by model, then endpoint: on a tie the first stays
         if endpoint and uses > best.get(model, (0, ""))[0]:
             best[model] = (uses, endpoint)
     return {model: endpoint for model, (_, endpoint) in best.items()}

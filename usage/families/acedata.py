@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from usage.buckets import local_date
 from usage.families.edge import ErrorReport, FamilyView
-from usage.selectors import UsageFilter, usage_rows, usage_top_endpoints
+from usage.selectors import UsageFilter, usage_records, usage_top_endpoints
 from usage.serializers import AceDataAggregateOut, AceDataAggregateQuery
 
 ERROR = inline_serializer("AceDataError", {"detail": serializers.CharField()})
@@ -63,31 +63,29 @@ class AceDataAggregateView(AceDataView):
         )
         start, end, tz = query["start"], query["end"], query["timezone"]
         rows = (
-            usage_rows(
+            usage_records(
                 start=start,
                 end=end,
                 where=where,
                 group_by=("model_name",),
                 granularity="day",
                 tz=tz,
+                measures=("quota",),
             )
             if start <= end  # else a range inside one second, which holds no log
             else []
         )
         paths = usage_top_endpoints(start=start, end=end, where=where) if rows else {}
         unit = settings.QUOTA_PER_UNIT
-        models = sorted({str(row.dims["model_name"]) for row in rows})
+        dates = {bucket: local_date(bucket, tz).isoformat() for bucket, *_ in rows}
+        models = sorted({model for _, model, _ in rows})
         return Response(
             {
                 "results": [
-                    {
-                        "date": local_date(cast(int, row.bucket), tz).isoformat(),
-                        "api_id": row.dims["model_name"],
-                        "amount": row.totals.quota / unit,
-                    }
-                    for row in rows
+                    {"date": dates[bucket], "api_id": model, "amount": quota / unit}
+                    for bucket, model, quota in rows
                 ],
-                "total": sum(row.totals.quota for row in rows) / unit,
+                "total": sum(quota for *_, quota in rows) / unit,
                 "api_map": {
                     model: {"name": model, "path": paths.get(model, "")} for model in models
                 },

@@ -37,26 +37,18 @@ RAW_MEASURES = (
     "CASE WHEN l.first_token_ms IS NULL THEN 0 ELSE 1 END",
 )
 
-# The log columns RAW_MEASURES and any grouping read.
-RAW_COLUMNS = (
-    "created_at",
-    "user_id",
-    "username",
-    "token_id",
-    "token_name",
-    "model_name",
-    "endpoint",
-    "channel_id",
-    '"group"',
-    "type",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "duration_ms",
-    "first_token_ms",
-)
+# The log columns each of RAW_MEASURES reads.
+RAW_MEASURE_COLUMNS = {
+    "requests": (),
+    "quota": ("quota",),
+    "prompt_tokens": ("prompt_tokens",),
+    "completion_tokens": ("completion_tokens",),
+    "cache_read_tokens": ("cache_read_tokens",),
+    "cache_creation_tokens": ("cache_creation_tokens",),
+    "duration_ms": ("duration_ms",),
+    "first_token_ms": ("first_token_ms",),
+    "first_token_count": ("first_token_ms",),
+}
 
 PG_TYPES = {
     "span": "integer",

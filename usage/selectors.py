@@ -38,7 +38,7 @@ from usage.rollups import (
     DAY,
     FAMILIES,
     MEASURES,
-    RAW_COLUMNS,
+    RAW_MEASURE_COLUMNS,
     RAW_MEASURES,
     SITE,
     USER,
@@ -310,13 +310,21 @@ def _branch(
             # Many short stretches of raw logs (a +05:30 zone's day edges over a year, read
             # from the user or channel index): one index range scan per stretch, a nested loop
             # that LATERAL ... OFFSET 0 pins.
-            columns = ", ".join(f"l.{name}" for name in RAW_COLUMNS)
+            # Only the columns the outer SELECT reads, so that an index holding them all can
+            # answer without visiting the table.
+            needed = ["created_at", *dims]
+            needed += [column for name in measures for column in RAW_MEASURE_COLUMNS[name]]
+            columns = ", ".join(f"l.{name}" for name in dict.fromkeys(needed))
             from_sql = (
                 "unnest(%s::bigint[], %s::bigint[]) AS p(lo, hi) CROSS JOIN LATERAL "  # noqa: S608
                 f"(SELECT {columns} FROM {source} AS l WHERE l.created_at >= p.lo "
                 f"AND l.created_at < p.hi{conditions} OFFSET 0) AS l"
             )
-            from_params = [[lo for lo, _ in ranges], [hi for _, hi in ranges], *condition_params]
+            from_params = [
+                _pg_bigints([lo for lo, _ in ranges]),
+                _pg_bigints([hi for _, hi in ranges]),
+                *condition_params,
+            ]
             where_sql, where_params = "1 = 1", []
         else:
             time_sql, time_params = _pg_time_filter(column, ranges, span)

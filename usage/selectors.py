@@ -331,13 +331,20 @@ def _branch(
             from_sql, from_params = f"{source} AS {alias}", []
             where_sql = f"{span_sql} AND {time_sql}{conditions}"
             where_params = time_params + condition_params
-    select = ", ".join(
-        [f"{label} AS label"]
-        + [f"{alias}.{dim} AS d{i}" for i, dim in enumerate(dims)]
-        + [f"{expression} AS m{i}" for i, expression in enumerate(expressions)]
-    )
+    keys = [f"{label} AS label"] + [f"{alias}.{dim} AS d{i}" for i, dim in enumerate(dims)]
+    if label == column:
+        # One rollup bucket per output bucket: few rows share a group, summing is left to the
+        # outer GROUP BY.
+        select = ", ".join(keys + [f"{e} AS m{i}" for i, e in enumerate(expressions)])
+        group_sql = ""
+    else:
+        # Many rows per output bucket (raw logs; quarter-hours or hours making up a longer
+        # bucket): summed here first, so that the outer GROUP BY and ORDER BY, which cannot
+        # stream, sort a few rows per group instead of every log or rollup row.
+        select = ", ".join(keys + [f"SUM({e}) AS m{i}" for i, e in enumerate(expressions)])
+        group_sql = " GROUP BY " + ", ".join(str(n) for n in range(1, len(keys) + 1))
     return (
-        f"SELECT {select} FROM {from_sql} WHERE {where_sql}",  # noqa: S608
+        f"SELECT {select} FROM {from_sql} WHERE {where_sql}{group_sql}",  # noqa: S608
         label_params + from_params + where_params,
     )
 

@@ -133,10 +133,19 @@ class Log(models.Model):
             # purge_logs: created_at < T, oldest first, in batches.
             models.Index(fields=["created_at", "id"], name="logs_created_id"),
             # Every user-scoped read: /api/log/self (any filter), /self/search, /self/export,
-            # /self/stat.
+            # /self/stat; and the raw-log parts of the user-scoped statistics (usage_rows: a
+            # +05:30 zone's half-hour day edges, which no hourly rollup covers), which group by
+            # model and sum the token classes: with them INCLUDEd those parts are index-only
+            # (a heavy user's year by Kolkata day: ~4x faster; docs/aggregates.md).
             models.Index(
                 fields=["user_id", "created_at", "id"],
-                include=["type", *STAT_COLUMNS],
+                include=[
+                    "type",
+                    "model_name",
+                    *STAT_COLUMNS,
+                    "cache_read_tokens",
+                    "cache_creation_tokens",
+                ],
                 name="logs_user_created_id",
             ),
             # GET /api/log/stat (type = 2 by default: SUM(quota) over the range; rpm/tpm over

@@ -271,3 +271,32 @@ def test_most_used_endpoint_per_model(db):
         "claude": "/v1/messages",
         "gpt": "/v1/a",
     }  # "emb" names no endpoint: absent (AceData shows "")
+
+
+def test_a_range_ending_late_in_a_quarter_leaves_out_the_logs_after_it(db):
+    # The range ends 13 minutes into a quarter-hour: read from the quarter's rollup row, less
+    # the logs stamped after the end. gpt-4o has a log on each side; claude only after the end,
+    # so its group nets to nothing and is absent.
+    quarter = BASE + 900
+    logs_ingest(
+        events=[
+            log_event(created_at=quarter + 60, model_name="gpt-4o", quota=5),
+            log_event(created_at=quarter + 780, model_name="gpt-4o", quota=7),  # the end itself
+            log_event(created_at=quarter + 781, model_name="gpt-4o", quota=100),
+            log_event(created_at=quarter + 890, model_name="claude", quota=1000),
+        ]
+    )
+
+    rows = usage_rows(
+        start=BASE,
+        end=quarter + 780,
+        where=UsageFilter(),
+        group_by=("model_name",),
+        granularity="hour",
+        tz=ZoneInfo("UTC"),
+    )
+
+    assert [(row.bucket, row.dims, row.totals.requests, row.totals.quota) for row in rows] == [
+        (BASE, {"model_name": "gpt-4o"}, 2, 12)
+    ]
+    assert usage_totals(start=BASE, end=quarter + 780, where=UsageFilter()).quota == 12

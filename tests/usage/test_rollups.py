@@ -300,3 +300,20 @@ def test_a_range_ending_late_in_a_quarter_leaves_out_the_logs_after_it(db):
         (BASE, {"model_name": "gpt-4o"}, 2, 12)
     ]
     assert usage_totals(start=BASE, end=quarter + 780, where=UsageFilter()).quota == 12
+
+
+def test_a_range_ending_now_leaves_out_logs_stamped_ahead_of_the_clock(db):
+    # Two minutes into a quarter-hour, the rest of it is the future: the quarter is read from
+    # its rollup row less the logs after now, such as one a gateway stamped ahead of our clock.
+    quarter = BASE + 900
+    logs_ingest(
+        events=[
+            log_event(created_at=quarter + 30, quota=5),
+            log_event(created_at=quarter + 120, quota=7),
+            log_event(created_at=quarter + 300, quota=100),  # ahead of the clock
+        ]
+    )
+    with time_machine.travel(quarter + 120, tick=False):
+        totals = usage_totals(start=quarter - 3600, end=quarter + 120, where=UsageFilter())
+
+    assert (totals.requests, totals.quota) == (2, 12)

@@ -139,8 +139,9 @@ def test_a_tiny_run_measures_every_read_and_every_phase(bench_url):
     deleted = [row for row in rows if row["read"].startswith(("DELETE", "manage.py purge_logs"))]
     assert len(deleted) == 2
     for row in deleted:
-        copied = int(re.search(r"\(([\d,]+) copied\)", row["filter"]).group(1).replace(",", ""))
-        assert row["rows"] == copied > 0
+        found = re.search(r"\(([\d,]+) copied\)", row["filter"])
+        assert found is not None
+        assert row["rows"] == int(found.group(1).replace(",", "")) > 0
     exports = [row for row in rows if "export" in row["read"]]
     assert [row["rows"] > 0 for row in exports] == [True, True]
     audit = result["meta"]["sizes"]["3k"]["index_audit"]

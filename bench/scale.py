@@ -102,8 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (3)")
     parser.add_argument("--repeat", type=int, default=15, help="samples per read and phase (15)")
     parser.add_argument(
-        "--ingest-rate", type=int, default=1000,
-        help="events/s posted during the 'under ingest' phases (1000)",
+        "--ingest-rate", type=int, default=500,
+        help="events/s posted during the 'under ingest' phases (500)",
     )  # fmt: skip
     parser.add_argument("--ingest-clients", type=int, default=4, help="throughput phase (4)")
     parser.add_argument("--ingest-seconds", type=float, default=40, help="throughput phase (40)")

@@ -117,8 +117,12 @@ class _StatementBound:
     ) -> Any:
         if not self.active:
             self.active = True
-            # The driver's own cursor: bypasses the wrappers (no recursion).
-            context["cursor"].cursor.execute(f"SET statement_timeout = {int(self.timeout_ms)}")
+            # The driver's connection, like the RESET: bypasses the wrappers (no recursion), and
+            # not the statement's cursor, which may be a server-side one (QuerySet.iterator())
+            # that can only DECLARE a query.
+            context["connection"].connection.execute(
+                f"SET statement_timeout = {int(self.timeout_ms)}"
+            )
         return execute(sql, params, many, context)
 
     def reset(self, connection: Any) -> None:

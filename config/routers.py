@@ -8,7 +8,7 @@ even when the replica lags."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
@@ -73,31 +73,37 @@ class ReadOnlyRequestMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_read_only(request):
             return self.get_response(request)
-        alias = REPLICA if replica_configured() else PRIMARY
-        connection = connections[alias]
+        connection = connections[REPLICA if replica_configured() else PRIMARY]
         timeout = int(settings.READ_STATEMENT_TIMEOUT_MS or 0)
-        if not timeout or connection.vendor != "postgresql":
-            with read_only_request():
-                return self.get_response(request)
-        bound = _StatementBound(timeout)
-        with read_only_request(), connection.execute_wrapper(bound):
+        bound = _StatementBound(timeout) if timeout and connection.vendor == "postgresql" else None
+        with read_only_request(), _bounded(connection, bound):
             try:
                 response = self.get_response(request)
             except BaseException:
-                bound.reset(connection)
+                _lift(connection, bound)
                 raise
         if isinstance(response, StreamingHttpResponse):
-            # The export's queries run while the body streams: keep the bound for them (the
-            # wrapper is gone, so set it now if no query ran yet) and reset it at close.
-            def stream_with_bound(content: Any) -> Iterator[Any]:
-                with read_only_request(), connection.execute_wrapper(bound):
+            # The export's later chunks are read while the body streams, after this call has
+            # returned: they too read the replica, under the bound (set by their first query if
+            # none ran before), and the bound is lifted when the response is closed.
+            def stream_read_only(content: Any) -> Iterator[Any]:
+                with read_only_request(), _bounded(connection, bound):
                     yield from content
 
-            response.streaming_content = stream_with_bound(response.streaming_content)
-            response._resource_closers.append(lambda: bound.reset(connection))
+            response.streaming_content = stream_read_only(response.streaming_content)
+            response._resource_closers.append(lambda: _lift(connection, bound))
             return response
-        bound.reset(connection)
+        _lift(connection, bound)
         return response
+
+
+def _bounded(connection: Any, bound: _StatementBound | None) -> AbstractContextManager[Any]:
+    return connection.execute_wrapper(bound) if bound is not None else nullcontext()
+
+
+def _lift(connection: Any, bound: _StatementBound | None) -> None:
+    if bound is not None:
+        bound.reset(connection)
 
 
 class _StatementBound:

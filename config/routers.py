@@ -1,9 +1,9 @@
 """Read replica routing (`DATABASE_REPLICA_URL`).
 
 Reads of logs and usage made while serving a read-only request (GET/HEAD outside the Django
-admin) go to the replica; everything else, and every write, goes to the primary. Accounts,
-tokens and sessions are always read from the primary, so a token created a moment ago works
-even when the replica lags."""
+admin, and the POST endpoints that only read) go to the replica; everything else, and every
+write, goes to the primary. Accounts, tokens and sessions are always read from the primary, so a
+token created a moment ago works even when the replica lags."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import Resolver404, resolve
 
 REPLICA = "replica"
 PRIMARY = "default"
 REPLICA_APPS = frozenset({"logs", "usage"})
 READ_METHODS = frozenset({"GET", "HEAD"})
+# POST endpoints that only read (their parameters are a JSON body), by URL name (config/urls.py):
+# sub2api's cost of a list of API keys, all time.
+READ_ONLY_POSTS = frozenset({"sub2api-dashboard-api-keys-usage"})
 
 _read_only: ContextVar[bool] = ContextVar("tokenledger_read_only", default=False)
 
@@ -56,7 +60,14 @@ class ReplicaRouter:
 
 
 def is_read_only(request: HttpRequest) -> bool:
-    return request.method in READ_METHODS and not request.path.startswith("/admin/")
+    if request.method in READ_METHODS:
+        return not request.path.startswith("/admin/")
+    if request.method != "POST":
+        return False
+    try:
+        return resolve(request.path_info).url_name in READ_ONLY_POSTS
+    except Resolver404:
+        return False
 
 
 class ReadOnlyRequestMiddleware:

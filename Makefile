@@ -114,16 +114,33 @@ types: deps ## mypy with the Django and DRF plugins
 
 XDIST = $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
 
-test-sqlite: deps ## pytest on SQLite (no browser tests)
-	@echo "=== pytest on SQLite ==="
-	env -u DATABASE_URL $(PY) -m pytest -m "not browser" $(XDIST) $(PYTEST_ARGS)
+# The tests marked `replica` need the `replica` alias, which DATABASE_REPLICA_URL adds. They get
+# a pytest run of their own, without xdist, with the primary's URL as the replica's (a mirror of
+# the test database): with that alias in the main run, every other test's log reads would go to
+# a connection outside its test transaction. The run collects only REPLICA_TESTS (collecting the
+# whole tree would cost as much as the tests). Exit code 5 (PYTEST_ARGS selected none of them)
+# is a success here.
+REPLICA_TESTS ?= tests/config/test_replica.py
+REPLICA_RUN = rc=0; $(PY) -m pytest -m replica $(REPLICA_TESTS) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc = 5 ]; then echo "no replica test selected"; rc=0; fi; exit $$rc
 
-test-postgres: deps ## pytest on PostgreSQL (PG_TEST_URL; SKIP_POSTGRES=1 skips it)
+test-sqlite: deps ## pytest on SQLite (no browser tests), then its replica tests
+	@echo "=== pytest on SQLite ==="
+	env -u DATABASE_URL $(PY) -m pytest -m "not browser and not replica" $(XDIST) $(PYTEST_ARGS)
+	@echo "=== pytest on SQLite with a read replica (-m replica) ==="
+	@export DATABASE_REPLICA_URL='sqlite:///$(CURDIR)/var/tokenledger.sqlite3'; \
+		unset DATABASE_URL; $(REPLICA_RUN)
+
+test-postgres: deps ## pytest on PostgreSQL (PG_TEST_URL; SKIP_POSTGRES=1 skips it), then its replica tests
 	@if [ "$(SKIP_POSTGRES)" = 1 ]; then \
 		echo "!!! SKIP_POSTGRES=1: the PostgreSQL half of the suite is NOT run !!!"; \
 	else \
 		echo "=== pytest on PostgreSQL ($(PG_TEST_URL)) ==="; \
-		DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -m "not browser" $(XDIST) $(PYTEST_ARGS); \
+		DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -m "not browser and not replica" \
+			$(XDIST) $(PYTEST_ARGS); \
+		echo "=== pytest on PostgreSQL with a read replica (-m replica) ==="; \
+		export DATABASE_URL='$(PG_TEST_URL)' DATABASE_REPLICA_URL='$(PG_TEST_URL)'; \
+		$(REPLICA_RUN); \
 	fi
 
 # Browser tests are the ones marked `browser`; they drive Debian's Chromium ($(CHROMIUM),

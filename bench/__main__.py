@@ -9,7 +9,7 @@ A suite is any module `bench/<name>.py` that defines
 and the module's docstring's first line is its help. Adding `bench/reads.py` with those three
 names is all it takes to add `python -m bench reads`: no list to edit here.
 `python -m bench list` shows the suites; `python -m bench <suite> --help` their options;
-`python -m bench` alone runs the ingest suite with its defaults."""
+`python -m bench` alone runs the scale suite with its defaults (1 M logs)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from types import ModuleType
 import bench
 from bench.core import log
 
-DEFAULT_SUITE = "ingest"
+DEFAULT_SUITE = "scale"
 
 
 def suites() -> dict[str, ModuleType]:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--no-write", action="store_true", help="do not write the JSON result")
         module.add_arguments(sub)
     argv = sys.argv[1:] if argv is None else argv
-    # `make bench` with no BENCH_ARGS: the ingest benchmark with its defaults.
+    # `make bench` with no BENCH_ARGS: the scale harness with its defaults.
     args = parser.parse_args(argv or [DEFAULT_SUITE])
     if args.suite in (None, "list"):
         for name, module in sorted(found.items()):

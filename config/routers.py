@@ -1,25 +1,29 @@
 """Read replica routing (`DATABASE_REPLICA_URL`).
 
 Reads of logs and usage made while serving a read-only request (GET/HEAD outside the Django
-admin) go to the replica; everything else, and every write, goes to the primary. Accounts,
-tokens and sessions are always read from the primary, so a token created a moment ago works
-even when the replica lags."""
+admin, and the POST endpoints that only read) go to the replica; everything else, and every
+write, goes to the primary. Accounts, tokens and sessions are always read from the primary, so a
+token created a moment ago works even when the replica lags."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import Resolver404, resolve
 
 REPLICA = "replica"
 PRIMARY = "default"
 REPLICA_APPS = frozenset({"logs", "usage"})
 READ_METHODS = frozenset({"GET", "HEAD"})
+# POST endpoints that only read (their parameters are a JSON body), by URL name (config/urls.py):
+# sub2api's cost of a list of API keys, all time.
+READ_ONLY_POSTS = frozenset({"sub2api-dashboard-api-keys-usage"})
 
 _read_only: ContextVar[bool] = ContextVar("tokenledger_read_only", default=False)
 
@@ -56,7 +60,14 @@ class ReplicaRouter:
 
 
 def is_read_only(request: HttpRequest) -> bool:
-    return request.method in READ_METHODS and not request.path.startswith("/admin/")
+    if request.method in READ_METHODS:
+        return not request.path.startswith("/admin/")
+    if request.method != "POST":
+        return False
+    try:
+        return resolve(request.path_info).url_name in READ_ONLY_POSTS
+    except Resolver404:
+        return False
 
 
 class ReadOnlyRequestMiddleware:
@@ -73,31 +84,37 @@ class ReadOnlyRequestMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_read_only(request):
             return self.get_response(request)
-        alias = REPLICA if replica_configured() else PRIMARY
-        connection = connections[alias]
+        connection = connections[REPLICA if replica_configured() else PRIMARY]
         timeout = int(settings.READ_STATEMENT_TIMEOUT_MS or 0)
-        if not timeout or connection.vendor != "postgresql":
-            with read_only_request():
-                return self.get_response(request)
-        bound = _StatementBound(timeout)
-        with read_only_request(), connection.execute_wrapper(bound):
+        bound = _StatementBound(timeout) if timeout and connection.vendor == "postgresql" else None
+        with read_only_request(), _bounded(connection, bound):
             try:
                 response = self.get_response(request)
             except BaseException:
-                bound.reset(connection)
+                _lift(connection, bound)
                 raise
         if isinstance(response, StreamingHttpResponse):
-            # The export's queries run while the body streams: keep the bound for them (the
-            # wrapper is gone, so set it now if no query ran yet) and reset it at close.
-            def stream_with_bound(content: Any) -> Iterator[Any]:
-                with read_only_request(), connection.execute_wrapper(bound):
+            # The export's later chunks are read while the body streams, after this call has
+            # returned: they too read the replica, under the bound (set by their first query if
+            # none ran before), and the bound is lifted when the response is closed.
+            def stream_read_only(content: Any) -> Iterator[Any]:
+                with read_only_request(), _bounded(connection, bound):
                     yield from content
 
-            response.streaming_content = stream_with_bound(response.streaming_content)
-            response._resource_closers.append(lambda: bound.reset(connection))
+            response.streaming_content = stream_read_only(response.streaming_content)
+            response._resource_closers.append(lambda: _lift(connection, bound))
             return response
-        bound.reset(connection)
+        _lift(connection, bound)
         return response
+
+
+def _bounded(connection: Any, bound: _StatementBound | None) -> AbstractContextManager[Any]:
+    return connection.execute_wrapper(bound) if bound is not None else nullcontext()
+
+
+def _lift(connection: Any, bound: _StatementBound | None) -> None:
+    if bound is not None:
+        bound.reset(connection)
 
 
 class _StatementBound:
@@ -117,8 +134,12 @@ class _StatementBound:
     ) -> Any:
         if not self.active:
             self.active = True
-            # The driver's own cursor: bypasses the wrappers (no recursion).
-            context["cursor"].cursor.execute(f"SET statement_timeout = {int(self.timeout_ms)}")
+            # The driver's connection, like the RESET: bypasses the wrappers (no recursion), and
+            # not the statement's cursor, which may be a server-side one (QuerySet.iterator())
+            # that can only DECLARE a query.
+            context["connection"].connection.execute(
+                f"SET statement_timeout = {int(self.timeout_ms)}"
+            )
         return execute(sql, params, many, context)
 
     def reset(self, connection: Any) -> None:

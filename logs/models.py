@@ -194,6 +194,9 @@ class Log(models.Model):
             models.Index(
                 fields=["request_id"], condition=~Q(request_id=""), name="logs_request_id"
             ),
+            # Not declared here: the optional trigram index of GET /api/log/search and
+            # /self/search for rare keywords (PostgreSQL only, it doubles the ingest's database
+            # CPU): `manage.py search_index --create`, logs/search_index.py.
         ]
 
     def __str__(self) -> str:

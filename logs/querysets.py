@@ -88,7 +88,11 @@ class LogQuerySet(models.QuerySet["Log"]):
     def keyword(self, keyword: str, *, fields: Sequence[str]) -> LogQuerySet:
         """new-api's search: `type = keyword` when the keyword is an integer (a code outside
         0..6 matches nothing), else a case-insensitive substring of any of `fields` (LIKE
-        wildcards in the keyword match themselves)."""
+        wildcards in the keyword match themselves).
+
+        The optional trigram index (`logs.search_index`) is built on the expressions this
+        compares (`UPPER(col::text) LIKE UPPER(...)`, Django's `icontains`): another lookup here
+        would leave it unused (tests/logs/test_search_index.py checks the plan)."""
         text = keyword.strip()
         if _INTEGER.fullmatch(text):
             code = int(text)

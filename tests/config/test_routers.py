@@ -49,6 +49,9 @@ def test_without_a_replica_everything_uses_the_primary():
         ("GET", "/api/log/self", True),
         ("HEAD", "/", True),
         ("POST", "/api/log/", False),
+        ("POST", "/api/v1/usage/dashboard/api-keys-usage", True),
+        ("POST", "/no/such/path", False),
+        ("PUT", "/api/v1/usage/dashboard/api-keys-usage", False),
         ("DELETE", "/api/log/", False),
         ("GET", "/admin/logs/log/", False),
     ],
@@ -75,3 +78,21 @@ def test_read_requests_run_under_a_statement_timeout_that_is_reset_afterwards(rf
         assert cursor.fetchone()[0] == "0"
     # Writes are not bounded.
     assert ReadOnlyRequestMiddleware(view)(rf.post("/api/log/")).content == b"0"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_bound_is_set_when_the_first_query_uses_a_server_side_cursor(rf):
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's")
+
+    def view(request):
+        # QuerySet.iterator() reads through a named (server-side) cursor on PostgreSQL, which
+        # can only DECLARE a query: the SET must not go through it.
+        ids = list(AccessToken.objects.values_list("id", flat=True).iterator())
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return HttpResponse(f"{ids} {cursor.fetchone()[0]}")
+
+    response = ReadOnlyRequestMiddleware(view)(rf.get("/api/log/self"))
+    assert response.content == b"[] 15s"

@@ -48,7 +48,7 @@ import orjson
 
 from bench.core import ROOT, Report, log, median, percentile
 from bench.ingest import RUN_TAG, bodies
-from bench.server import Database, Server
+from bench.server import Database, Server, manage
 
 SUITE = "scale"
 DAY = 86_400
@@ -311,8 +311,14 @@ def data_ensure(url: str, rows: int, args: argparse.Namespace) -> dict[str, Any]
             counted = conn.execute("SELECT count(*) FROM logs").fetchone()
             held = int(counted[0]) if counted else 0
     if held is not None and rows <= held <= rows * 1.5 and not args.reload:
-        log(f"[scale] reusing {url.rsplit('/', 1)[-1]}: {held:,} logs")
-        return {"loaded": False, "logs_held": held}
+        log(f"[scale] reusing {url.rsplit('/', 1)[-1]}: {held:,} logs; migrating")
+        started = time.perf_counter()
+        manage(Database("postgres", url), "migrate", "--noinput", timeout=3600)
+        return {
+            "loaded": False,
+            "logs_held": held,
+            "migrate_seconds": round(time.perf_counter() - started, 1),
+        }
     log(f"[scale] loading {rows:,} logs into {url.rsplit('/', 1)[-1]}")
     stats = load_logs(url=url, rows=rows, days=args.days, users=args.users, workers=2, fresh=True)
     return {

@@ -32,7 +32,10 @@ from django.db import connections, models, router
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
-from logs.models import Log, LogType
+from logs.filters import LogFilter
+from logs.models import Log, LogType, RetentionMark
+from logs.retention import RetentionMarks
+from logs.selectors import LogStat, logs_quota, logs_rates, logs_stat_filter
 from usage.buckets import BucketError, Piece, pieces, segments
 from usage.rollups import (
     DAY,
@@ -75,6 +78,7 @@ class UsageFilter:
     user_id: int | None = None
     username: str | None = None
     token_ids: tuple[int, ...] | None = None
+    token_name: str | None = None
     model_names: tuple[str, ...] | None = None
     channel_id: int | None = None
     group: str | None = None
@@ -88,6 +92,8 @@ class UsageFilter:
             q &= Q(username=self.username)
         if self.token_ids is not None:
             q &= Q(token_id__in=self.token_ids)
+        if self.token_name is not None:
+            q &= Q(token_name=self.token_name)
         if self.model_names is not None:
             q &= Q(model_name__in=self.model_names)
         if self.channel_id is not None:
@@ -104,6 +110,7 @@ class UsageFilter:
             "user_id": self.user_id,
             "username": self.username,
             "token_id": self.token_ids,
+            "token_name": self.token_name,
             "model_name": self.model_names,
             "channel_id": self.channel_id,
             "group": self.group,
@@ -128,6 +135,7 @@ class UsageFilter:
         for column, value in (
             ("user_id", self.user_id),
             ("username", self.username),
+            ("token_name", self.token_name),
             ("channel_id", self.channel_id),
             ('"group"', self.group),
         ):
@@ -257,13 +265,18 @@ def _branch(
     labels: list[int],
     where: UsageFilter,
     dims: list[str],
+    measures: Sequence[str] = MEASURES,
 ) -> tuple[str, list[Any]]:
     """The SELECT of one span of the rollup table `source` (or of the logs, span 0) over the
-    pieces `chosen`, each row labelled with its output bucket."""
+    pieces `chosen`, each row labelled with its output bucket, with the `measures` (names of
+    MEASURES) as m0, m1, ..."""
     span = chosen[0][0]
     alias = "r" if span else "l"
     column = "r.bucket" if span else "l.created_at"
-    measures = [f"r.{name}" for name in MEASURES] if span else list(RAW_MEASURES)
+    if span:
+        expressions = [f"r.{name}" for name in measures]
+    else:
+        expressions = [RAW_MEASURES[MEASURES.index(name)] for name in measures]
     span_sql = f"r.span = {span}" if span else "1 = 1"
     ids_by_name = ""
     if source == USER.table:
@@ -305,7 +318,7 @@ def _branch(
     select = ", ".join(
         [f"{label} AS label"]
         + [f"{alias}.{dim} AS d{i}" for i, dim in enumerate(dims)]
-        + [f"{expression} AS m{i}" for i, expression in enumerate(measures)]
+        + [f"{expression} AS m{i}" for i, expression in enumerate(expressions)]
     )
     return (
         f"SELECT {select} FROM {from_sql} WHERE {where_sql}",  # noqa: S608
@@ -433,6 +446,124 @@ def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
     window shorter than a quarter-hour reads only raw logs, through the logs' indexes."""
     rows = usage_rows(start=start, end=end, where=where)
     return rows[0].totals if rows else UsageTotals()
+
+
+# --- The log stat ------------------------------------------------------------------------------
+# GET /api/log/stat, /api/log/self/stat and the dashboard's log pages (docs/logs-api.md, Stat).
+
+# An unbounded end: every created_at a bigint can hold.
+_LAST_SECOND = 2**63 - 2
+# The marks this process last saw in the database (logs.retention); see _stat_quota.
+_marks_seen = RetentionMarks()
+
+
+def usage_log_stat(*, filters: LogFilter, now: int) -> LogStat:
+    """new-api's stat line for `filters`, counting what the LOGS hold (API.md section 3).
+
+    `quota`: SUM(quota) of the logs `filters` selects; a type of 0 counts consume logs (type
+    2) only, as new-api does. `rpm`/`tpm`: the number of those logs, and their prompt +
+    completion tokens, with `created_at >= now - 60` (Unix seconds), ignoring start/end.
+
+    The quota is exact and does not grow with the matches when every filter is one the rollups
+    keep (user, exact username, token name, exact model, channel, group, type): it is then read
+    like `usage_rows` (whole rollup buckets, raw logs at the unaligned edges), but only from
+    `retention_marks().since` on; before that instant logs or rollup rows were deleted, and the
+    raw logs left there are summed instead (in the same statement). A `%` pattern or a
+    request_id sums the raw logs (`logs.selectors.logs_quota`). A filter set no rollup table
+    keeps whole (a user and a group) reads raw logs inside the same statement.
+
+    Queries: the quota statement (which also reads the marks, in its own snapshot; a second
+    one only when the marks moved since this process last looked) and the rates."""
+    typed = logs_stat_filter(filters)
+    where = _stat_usage_filter(typed)
+    quota = None if where is None else _stat_quota(typed, where)
+    if quota is None:
+        quota = logs_quota(filters=typed)
+    rpm, tpm = logs_rates(filters=typed, now=now)
+    return LogStat(quota=quota, rpm=rpm, tpm=tpm)
+
+
+def _stat_usage_filter(filters: LogFilter) -> UsageFilter | None:
+    """`filters` (type already set) in rollup terms; None when some filter is one the rollups
+    cannot answer exactly (a `%` pattern, a request id)."""
+    if filters.request_id or "%" in filters.username or "%" in filters.model_name:
+        return None
+    return UsageFilter(
+        user_id=filters.user_id,
+        username=filters.username or None,
+        token_name=filters.token_name or None,
+        model_names=(filters.model_name,) if filters.model_name else None,
+        channel_id=filters.channel_id or None,
+        group=filters.group or None,
+        types=(filters.type,),
+    )
+
+
+def _stat_quota(filters: LogFilter, where: UsageFilter) -> int | None:
+    """SUM(quota) over [start, end] from the rollups after the marks and the raw logs before.
+
+    The split point comes from the marks this process saw last; the statement reads the marks
+    again in its own snapshot, and if they moved (a deletion started meanwhile), it runs again
+    with them. None if they keep moving (the caller then sums the raw logs in one statement)."""
+    global _marks_seen
+    start = filters.start or 0  # ingest refuses created_at < 0
+    end = filters.end or _LAST_SECOND
+    alias = router.db_for_read(Log)
+    connection = connections[alias]
+    for _ in range(3):
+        since = _marks_seen.since
+        sql, params = _stat_statement(connection.vendor, start, end + 1, since, where)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            quota, logs_before, rollups_before = cursor.fetchone()
+        _marks_seen = RetentionMarks(logs_before or 0, rollups_before or 0)
+        if _marks_seen.since == since:
+            return int(quota or 0)
+    return None
+
+
+def _stat_statement(
+    vendor: str, start: int, stop: int, since: int, where: UsageFilter
+) -> tuple[str, list[Any]]:
+    """SELECT (quota of [start, stop), logs_before, rollups_before): rollup buckets that start
+    at or after `since`, raw logs for the rest; one UNION ALL branch per rollup span and one per
+    stretch of raw logs (each a plain index range scan)."""
+    tables = {span: family.table for span, family in families_for(where.dimensions()).items()}
+    raw: list[Piece] = []
+    rolled: list[Piece] = []
+    if start < since:
+        raw.append((0, start, min(stop, since), 0))
+    if max(start, since) < stop:
+        cut = [(max(start, since), stop, 0)]
+        rolled, edges = pieces(cut, tuple(tables)) if tables else ([], [(0, *cut[0])])
+        for edge in edges:
+            if raw and raw[-1][2] == edge[1]:
+                raw[-1] = (0, raw[-1][1], edge[2], 0)
+            else:
+                raw.append(edge)
+    by_span: dict[int, list[Piece]] = {}
+    for piece in rolled:
+        by_span.setdefault(piece[0], []).append(piece)
+    branches: list[str] = []
+    params: list[Any] = []
+    for span, chosen in sorted(by_span.items(), reverse=True):
+        sql, branch_params = _branch(vendor, tables[span], chosen, [0], where, [], ("quota",))
+        branches.append(sql)
+        params += branch_params
+    for piece in raw:
+        sql, branch_params = _branch(
+            vendor, Log._meta.db_table, [piece], [0], where, [], ("quota",)
+        )
+        branches.append(sql)
+        params += branch_params
+    union = " UNION ALL ".join(branches)
+    marks = RetentionMark._meta.db_table
+    return (
+        f"SELECT (SELECT CAST(SUM(m0) AS BIGINT) FROM ({union}) AS u), "  # noqa: S608
+        f"m.logs_before, m.rollups_before FROM (SELECT 1 AS one) AS o "
+        f"LEFT JOIN {marks} AS m ON m.id = 1",
+        params,
+    )
 
 
 # --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------

@@ -526,34 +526,24 @@ def _stat_statement(
     vendor: str, start: int, stop: int, since: int, where: UsageFilter
 ) -> tuple[str, list[Any]]:
     """SELECT (quota of [start, stop), logs_before, rollups_before): rollup buckets that start
-    at or after `since`, raw logs for the rest; one UNION ALL branch per rollup span and one per
-    stretch of raw logs (each a plain index range scan)."""
+    at or after `since`, raw logs for the rest. One UNION ALL branch per piece (a stretch of
+    one span, or of raw logs), so that each is one index range scan: a branch over several
+    stretches would scan the index from the first to the last and filter."""
     tables = {span: family.table for span, family in families_for(where.dimensions()).items()}
-    raw: list[Piece] = []
-    rolled: list[Piece] = []
+    chosen: list[Piece] = []
     if start < since:
-        raw.append((0, start, min(stop, since), 0))
+        chosen.append((0, start, min(stop, since), 0))
     if max(start, since) < stop:
         cut = [(max(start, since), stop, 0)]
-        rolled, edges = pieces(cut, tuple(tables)) if tables else ([], [(0, *cut[0])])
-        for edge in edges:
-            if raw and raw[-1][2] == edge[1]:
-                raw[-1] = (0, raw[-1][1], edge[2], 0)
-            else:
-                raw.append(edge)
-    by_span: dict[int, list[Piece]] = {}
-    for piece in rolled:
-        by_span.setdefault(piece[0], []).append(piece)
+        rolled, raw = pieces(cut, tuple(tables)) if tables else ([], [(0, *cut[0])])
+        if chosen and raw and raw[0][1] == chosen[0][2]:
+            chosen[0] = (0, chosen[0][1], raw.pop(0)[2], 0)
+        chosen += rolled + raw
     branches: list[str] = []
     params: list[Any] = []
-    for span, chosen in sorted(by_span.items(), reverse=True):
-        sql, branch_params = _branch(vendor, tables[span], chosen, [0], where, [], ("quota",))
-        branches.append(sql)
-        params += branch_params
-    for piece in raw:
-        sql, branch_params = _branch(
-            vendor, Log._meta.db_table, [piece], [0], where, [], ("quota",)
-        )
+    for piece in chosen:
+        source = tables[piece[0]] if piece[0] else Log._meta.db_table
+        sql, branch_params = _branch(vendor, source, [piece], [0], where, [], ("quota",))
         branches.append(sql)
         params += branch_params
     union = " UNION ALL ".join(branches)

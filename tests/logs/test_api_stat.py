@@ -8,6 +8,7 @@ does the same for random histories and filters."""
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 import time_machine
@@ -204,7 +205,7 @@ def test_admin_stat_from_the_rollups_runs_two_aggregate_queries(
 DAY = 86_400
 # Three days of logs, the last one a minute before NOW; quota 1, 10, 100, ... so that every sum
 # names the logs it counts.
-HISTORY = [
+HISTORY: list[tuple[int, dict[str, Any]]] = [
     (NOW - 3 * DAY + 100, {}),
     (NOW - 2 * DAY - 7, {"model_name": "o1"}),
     (NOW - 2 * DAY + 5 * 3600 + 11, {}),
@@ -230,7 +231,7 @@ def stored_quota(**filters) -> int:
     return Log.objects.filter(type=2, **filters).aggregate(q=Sum("quota", default=0))["q"]
 
 
-STAT_QUERIES = [
+STAT_QUERIES: list[dict[str, int | str]] = [
     {},
     {"start_timestamp": NOW - 3 * DAY, "end_timestamp": NOW - DAY},
     {"start_timestamp": CUT - 1, "end_timestamp": CUT},
@@ -240,8 +241,8 @@ STAT_QUERIES = [
 ]
 
 
-def expected(params: dict) -> int:
-    filters = {
+def expected(params: dict[str, int | str]) -> int:
+    filters: dict[str, int | str] = {
         "created_at__gte": params.get("start_timestamp", 0),
         "created_at__lte": params.get("end_timestamp", 2**62),
     }

@@ -476,7 +476,7 @@ def usage_log_stat(*, filters: LogFilter, now: int) -> LogStat:
     one only when the marks moved since this process last looked) and the rates."""
     typed = logs_stat_filter(filters)
     where = _stat_usage_filter(typed)
-    quota = None if where is None else _stat_quota(typed, where)
+    quota = None if where is None else _stat_quota(typed, where, now)
     if quota is None:
         quota = logs_quota(filters=typed)
     rpm, tpm = logs_rates(filters=typed, now=now)
@@ -499,7 +499,7 @@ def _stat_usage_filter(filters: LogFilter) -> UsageFilter | None:
     )
 
 
-def _stat_quota(filters: LogFilter, where: UsageFilter) -> int | None:
+def _stat_quota(filters: LogFilter, where: UsageFilter, now: int) -> int | None:
     """SUM(quota) over [start, end] from the rollups after the marks and the raw logs before.
 
     The split point comes from the marks this process saw last; the statement reads the marks
@@ -512,7 +512,7 @@ def _stat_quota(filters: LogFilter, where: UsageFilter) -> int | None:
     connection = connections[alias]
     for _ in range(3):
         since = _marks_seen.since
-        sql, params = _stat_statement(connection.vendor, start, end + 1, since, where)
+        sql, params = _stat_statement(connection.vendor, start, end + 1, since, now, where)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             quota, logs_before, rollups_before = cursor.fetchone()
@@ -523,28 +523,28 @@ def _stat_quota(filters: LogFilter, where: UsageFilter) -> int | None:
 
 
 def _stat_statement(
-    vendor: str, start: int, stop: int, since: int, where: UsageFilter
+    vendor: str, start: int, stop: int, since: int, now: int, where: UsageFilter
 ) -> tuple[str, list[Any]]:
     """SELECT (quota of [start, stop), logs_before, rollups_before): rollup buckets that start
     at or after `since`, raw logs for the rest. One UNION ALL branch per piece (a stretch of
     one span, or of raw logs), so that each is one index range scan: a branch over several
     stretches would scan the index from the first to the last and filter."""
     tables = {span: family.table for span, family in families_for(where.dimensions()).items()}
-    chosen: list[Piece] = []
+    terms: list[tuple[Piece, int]] = []  # (piece, +1 to add it, -1 to subtract it)
     if start < since:
-        chosen.append((0, start, min(stop, since), 0))
+        terms.append(((0, start, min(stop, since), 0), 1))
     if max(start, since) < stop:
         cut = [(max(start, since), stop, 0)]
         rolled, raw = pieces(cut, tuple(tables)) if tables else ([], [(0, *cut[0])])
-        if chosen and raw and raw[0][1] == chosen[0][2]:
-            chosen[0] = (0, chosen[0][1], raw.pop(0)[2], 0)
-        chosen += rolled + raw
+        terms += [(piece, 1) for piece in rolled]
+        for _, lo, hi, _ in raw:
+            terms += _edge_terms(lo, hi, min(tables, default=0), since, now)
     branches: list[str] = []
     params: list[Any] = []
-    for piece in chosen:
+    for piece, sign in terms:
         source = tables[piece[0]] if piece[0] else Log._meta.db_table
         sql, branch_params = _branch(vendor, source, [piece], [0], where, [], ("quota",))
-        branches.append(sql)
+        branches.append(sql if sign > 0 else f"SELECT label, -m0 AS m0 FROM ({sql}) AS n")  # noqa: S608
         params += branch_params
     union = " UNION ALL ".join(branches)
     marks = RetentionMark._meta.db_table
@@ -554,6 +554,34 @@ def _stat_statement(
         f"LEFT JOIN {marks} AS m ON m.id = 1",
         params,
     )
+
+
+def _edge_terms(lo: int, hi: int, span: int, since: int, now: int) -> list[tuple[Piece, int]]:
+    """[lo, hi), a stretch no whole rollup bucket covers, bucket by bucket of `span` (the
+    finest the tables keep; 0: none): either the raw logs of the stretch, or the bucket's
+    rollup rows minus the raw logs of the rest of the bucket, whichever reads fewer seconds of
+    logs up to `now` (none are stamped much later). So a range that ends now takes the current
+    bucket from the rollups, however busy its minutes were. Only buckets from `since` on."""
+    if not span:
+        return [((0, lo, hi, 0), 1)]
+
+    def seconds(a: int, b: int) -> int:
+        return max(0, min(b, now + 1) - a)
+
+    terms: list[tuple[Piece, int]] = []
+    at = lo
+    while at < hi:
+        bucket = at - at % span
+        upto = min(hi, bucket + span)
+        if bucket >= since and seconds(bucket, at) + seconds(upto, bucket + span) < seconds(
+            at, upto
+        ):
+            terms.append(((span, bucket, bucket + span, 0), 1))
+            terms += [((0, a, b, 0), -1) for a, b in ((bucket, at), (upto, bucket + span)) if a < b]
+        else:
+            terms.append(((0, at, upto, 0), 1))
+        at = upto
+    return terms
 
 
 # --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------

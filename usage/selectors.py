@@ -29,11 +29,12 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django.db import connections, models, router
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from logs.filters import LogFilter
 from logs.models import Log, LogType, RetentionMark
+from logs.querysets import LikePattern, like_escape
 from logs.retention import RetentionMarks
 from logs.selectors import LogStat, logs_quota, logs_rates, logs_stat_filter
 from usage.buckets import BucketError, Piece, pieces, segments
@@ -73,16 +74,31 @@ class UsageFilter:
     """Which logs count. None means "no restriction" for every field but `types`.
 
     `types` defaults to consume logs only (type 2), which is what every family calls usage;
-    an empty tuple means all types."""
+    an empty tuple means all types. `username_pattern` and `model_pattern` are new-api `%`
+    patterns (the log API's; `logs.querysets.LogQuerySet.text_match`): case-insensitive, only
+    `%` a wildcard, matched with the same operator on rollup rows as on logs."""
 
     user_id: int | None = None
     username: str | None = None
+    username_pattern: str | None = None
     token_ids: tuple[int, ...] | None = None
     token_name: str | None = None
     model_names: tuple[str, ...] | None = None
+    model_pattern: str | None = None
     channel_id: int | None = None
     group: str | None = None
     types: tuple[int, ...] = (LogType.CONSUME,)
+
+    def _patterns(self) -> list[tuple[str, str]]:
+        """(column, LIKE pattern with `\\` escapes) of the `%` patterns."""
+        return [
+            (column, "%".join(like_escape(part) for part in value.split("%")))
+            for column, value in (
+                ("username", self.username_pattern),
+                ("model_name", self.model_pattern),
+            )
+            if value is not None
+        ]
 
     def q(self) -> Q:
         q = Q()
@@ -102,16 +118,18 @@ class UsageFilter:
             q &= Q(group=self.group)
         if self.types:
             q &= Q(type__in=self.types)
+        for column, pattern in self._patterns():
+            q &= Q(LikePattern(F(column), Value(pattern)))
         return q
 
     def dimensions(self) -> set[str]:
         """The columns this filter restricts."""
         named = {
             "user_id": self.user_id,
-            "username": self.username,
+            "username": self.username if self.username is not None else self.username_pattern,
             "token_id": self.token_ids,
             "token_name": self.token_name,
-            "model_name": self.model_names,
+            "model_name": self.model_names if self.model_names is not None else self.model_pattern,
             "channel_id": self.channel_id,
             "group": self.group,
             "type": self.types or None,
@@ -121,8 +139,9 @@ class UsageFilter:
     def matches_nothing(self) -> bool:
         return self.token_ids == () or self.model_names == ()
 
-    def sql(self, alias: str, *, ids_by_name: str = "") -> tuple[str, list[Any]]:
-        """` AND ...` conditions on the columns of `alias` (a log or a rollup row).
+    def sql(self, alias: str, *, vendor: str, ids_by_name: str = "") -> tuple[str, list[Any]]:
+        """` AND ...` conditions on the columns of `alias` (a log or a rollup row), for the
+        database `vendor`.
 
         `ids_by_name` (SQL yielding the ids of the users who logged under a username, `%s`
         being the name) narrows a username filter to those users first, for a table whose
@@ -150,6 +169,12 @@ class UsageFilter:
             if values is not None:
                 clauses.append(f"{alias}.{column} IN ({', '.join(['%s'] * len(values))})")
                 params.extend(values)
+        # logs.querysets.LikePattern's operators: ILIKE on PostgreSQL, LIKE (ASCII case
+        # folding) on SQLite.
+        like = "ILIKE" if vendor == "postgresql" else "LIKE"
+        for column, pattern in self._patterns():
+            clauses.append(f"{alias}.{column} {like} %s ESCAPE '\\'")
+            params.append(pattern)
         return "".join(f" AND {clause}" for clause in clauses), params
 
 
@@ -288,7 +313,7 @@ def _branch(
             if vendor == "postgresql"
             else f"{{column}} IN ({names})"
         )
-    conditions, condition_params = where.sql(alias, ids_by_name=ids_by_name)
+    conditions, condition_params = where.sql(alias, vendor=vendor, ids_by_name=ids_by_name)
     if vendor != "postgresql":
         label, label_params = "p.label", list[Any]()
         from_sql, from_params = _sqlite_pieces(chosen)
@@ -464,16 +489,16 @@ def usage_log_stat(*, filters: LogFilter, now: int) -> LogStat:
     2) only, as new-api does. `rpm`/`tpm`: the number of those logs, and their prompt +
     completion tokens, with `created_at >= now - 60` (Unix seconds), ignoring start/end.
 
-    The quota is exact and does not grow with the matches when every filter is one the rollups
-    keep (user, exact username, token name, exact model, channel, group, type): it is then read
-    like `usage_rows` (whole rollup buckets, raw logs at the unaligned edges), but only from
-    `retention_marks().since` on; before that instant logs or rollup rows were deleted, and the
-    raw logs left there are summed instead (in the same statement). A `%` pattern or a
-    request_id sums the raw logs (`logs.selectors.logs_quota`). A filter set no rollup table
-    keeps whole (a user and a group) reads raw logs inside the same statement.
+    The quota is exact and its cost does not grow with the range: every filter but
+    `request_id` is one the rollups keep (user, username and model exact or `%` pattern, token
+    name, channel, group, type), so it is read like `usage_rows` (whole rollup buckets, raw
+    logs at the unaligned edges), but only from `retention_marks().since` on: before that
+    instant logs or rollup rows were deleted, and the raw logs left there are summed instead,
+    in the same statement. A filter set no rollup table keeps whole (a user and a group) reads
+    raw logs in that statement; a request id sums the raw logs (`logs.selectors.logs_quota`).
 
-    Queries: the quota statement (which also reads the marks, in its own snapshot; a second
-    one only when the marks moved since this process last looked) and the rates."""
+    Queries: the quota statement (which also reads the marks, in its own snapshot; once more
+    when the marks moved since this process last looked) and the rates."""
     typed = logs_stat_filter(filters)
     where = _stat_usage_filter(typed)
     quota = None if where is None else _stat_quota(typed, where, now)
@@ -485,14 +510,23 @@ def usage_log_stat(*, filters: LogFilter, now: int) -> LogStat:
 
 def _stat_usage_filter(filters: LogFilter) -> UsageFilter | None:
     """`filters` (type already set) in rollup terms; None when some filter is one the rollups
-    cannot answer exactly (a `%` pattern, a request id)."""
-    if filters.request_id or "%" in filters.username or "%" in filters.model_name:
+    do not keep (a request id)."""
+    if filters.request_id:
         return None
+
+    def exact(value: str) -> str | None:
+        return value if value and "%" not in value else None
+
+    def pattern(value: str) -> str | None:
+        return value if "%" in value else None
+
     return UsageFilter(
         user_id=filters.user_id,
-        username=filters.username or None,
+        username=exact(filters.username),
+        username_pattern=pattern(filters.username),
         token_name=filters.token_name or None,
-        model_names=(filters.model_name,) if filters.model_name else None,
+        model_names=(filters.model_name,) if exact(filters.model_name) else None,
+        model_pattern=pattern(filters.model_name),
         channel_id=filters.channel_id or None,
         group=filters.group or None,
         types=(filters.type,),

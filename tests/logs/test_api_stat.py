@@ -370,3 +370,28 @@ def test_the_first_stat_after_a_delete_reads_the_new_mark(
         assert admin_api.get("/api/log/stat").json()["data"]["quota"] == 111000
     with django_assert_num_queries(3):
         assert admin_api.get("/api/log/stat").json()["data"]["quota"] == 111000
+
+
+def test_a_pattern_matches_the_same_logs_from_the_rollups(admin_api, user_api):
+    # `_` and `\` match themselves, `%` anything, case-insensitively; the rollup rows are matched
+    # with the same operator as the logs, and the hour's edge is read raw.
+    store(
+        consume(NOW - 2 * DAY, model_name="gpt_4o", quota=1),
+        consume(NOW - 2 * DAY + 1, model_name="gpt-4o", quota=10),
+        consume(NOW - DAY, model_name="GPT_4O-mini", quota=100),
+        consume(NOW - 30, model_name="a\\b_4o", quota=1000),
+        consume(NOW - DAY + 7, username="user1000", user_id=1000, model_name="x", quota=10_000),
+    )
+
+    def quota(path: str, **params: object) -> int:
+        return admin_api.get(path, params).json()["data"]["quota"]
+
+    assert quota("/api/log/stat", model_name="%t_4o%") == 101
+    assert quota("/api/log/stat", model_name="%\\b_4%") == 1000
+    assert quota("/api/log/stat", model_name="%4O", start_timestamp=NOW - 2 * DAY + 1) == 1010
+    assert quota("/api/log/stat", username="%SER10%") == 11111
+    assert user_api.get("/api/log/self/stat", {"model_name": "gpt%"}).json()["data"] == {
+        "quota": 111,
+        "rpm": 0,
+        "tpm": 0,
+    }

@@ -476,8 +476,10 @@ def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
 # --- The log stat ------------------------------------------------------------------------------
 # GET /api/log/stat, /api/log/self/stat and the dashboard's log pages (docs/logs-api.md, Stat).
 
-# An unbounded end: every created_at a bigint can hold.
-_LAST_SECOND = 2**63 - 2
+# Ranges are clipped here (an unbounded end, or end_timestamp up to the bigint maximum):
+# ingest refuses created_at past now + 5 minutes, and a rollup bucket after it still fits a
+# bigint.
+_LAST_SECOND = 2**62
 # The marks this process last saw in the database (logs.retention); see _stat_quota.
 _marks_seen = RetentionMarks()
 
@@ -540,8 +542,8 @@ def _stat_quota(filters: LogFilter, where: UsageFilter, now: int) -> int | None:
     again in its own snapshot, and if they moved (a deletion started meanwhile), it runs again
     with them. None if they keep moving (the caller then sums the raw logs in one statement)."""
     global _marks_seen
-    start = filters.start or 0  # ingest refuses created_at < 0
-    end = filters.end or _LAST_SECOND
+    start = min(filters.start or 0, _LAST_SECOND)  # ingest refuses created_at < 0
+    end = min(filters.end or _LAST_SECOND, _LAST_SECOND)
     alias = router.db_for_read(Log)
     connection = connections[alias]
     for _ in range(3):
@@ -564,20 +566,30 @@ def _stat_statement(
     one span, or of raw logs), so that each is one index range scan: a branch over several
     stretches would scan the index from the first to the last and filter."""
     tables = {span: family.table for span, family in families_for(where.dimensions()).items()}
-    terms: list[tuple[Piece, int]] = []  # (piece, +1 to add it, -1 to subtract it)
+    terms: list[_Term] = []
     if start < since:
-        terms.append(((0, start, min(stop, since), 0), 1))
+        terms.append(((0, start, min(stop, since), 0), 1, None))
     if max(start, since) < stop:
         cut = [(max(start, since), stop, 0)]
         rolled, raw = pieces(cut, tuple(tables)) if tables else ([], [(0, *cut[0])])
-        terms += [(piece, 1) for piece in rolled]
+        terms += [(piece, 1, None) for piece in rolled]
         for _, lo, hi, _ in raw:
             terms += _edge_terms(lo, hi, min(tables, default=0), since, now)
     branches: list[str] = []
     params: list[Any] = []
-    for piece, sign in terms:
-        source = tables[piece[0]] if piece[0] else Log._meta.db_table
+    logs = Log._meta.db_table
+    for piece, sign, gate in terms:
+        source = tables[piece[0]] if piece[0] else logs
         sql, branch_params = _branch(vendor, source, [piece], [0], where, [], ("quota",))
+        if gate is not None:
+            # Evaluated once (no column in it): the branch's scan runs only if it holds.
+            empty, stretches = gate
+            probes = " OR ".join(
+                [f"EXISTS (SELECT 1 FROM {logs} WHERE created_at >= %s AND created_at < %s)"]  # noqa: S608
+                * len(stretches)
+            )
+            sql += f" AND {'NOT ' if empty else ''}({probes})"
+            branch_params += [bound for stretch in stretches for bound in stretch]
         branches.append(sql if sign > 0 else f"SELECT label, -m0 AS m0 FROM ({sql}) AS n")  # noqa: S608
         params += branch_params
     union = " UNION ALL ".join(branches)
@@ -594,30 +606,42 @@ def _stat_statement(
     )
 
 
-def _edge_terms(lo: int, hi: int, span: int, since: int, now: int) -> list[tuple[Piece, int]]:
+# A piece of the stat's statement: (piece, +1 to add it or -1 to subtract it, gate). A gate
+# (empty, stretches) keeps the piece only if no log (empty) or some log (not empty) lies in
+# those [a, b) stretches.
+_Term = tuple[Piece, int, tuple[bool, list[tuple[int, int]]] | None]
+
+
+def _edge_terms(lo: int, hi: int, span: int, since: int, now: int) -> list[_Term]:
     """[lo, hi), a stretch no whole rollup bucket covers, bucket by bucket of `span` (the
-    finest the tables keep; 0: none): either the raw logs of the stretch, or the bucket's
-    rollup rows minus the raw logs of the rest of the bucket, whichever reads fewer seconds of
-    logs up to `now` (none are stamped much later). So a range that ends now takes the current
-    bucket from the rollups, however busy its minutes were. Only buckets from `since` on."""
+    finest the tables keep; 0: none), from `since` on: either the raw logs of the stretch, or
+    the bucket's rollup rows minus the raw logs of the rest of the bucket, whichever reads
+    fewer seconds of logs up to `now` (none are stamped much later). So a range that ends now
+    takes the current bucket from the rollups, however busy its minutes were. When the raw
+    stretch is the choice, the statement still takes the rollup row instead if the rest of
+    the bucket holds no log at all (a range ending at the newest log, on a database that
+    stopped receiving logs): one index probe decides, in the statement's snapshot."""
     if not span:
-        return [((0, lo, hi, 0), 1)]
+        return [((0, lo, hi, 0), 1, None)]
 
     def seconds(a: int, b: int) -> int:
         return max(0, min(b, now + 1) - a)
 
-    terms: list[tuple[Piece, int]] = []
+    terms: list[_Term] = []
     at = lo
     while at < hi:
         bucket = at - at % span
         upto = min(hi, bucket + span)
-        if bucket >= since and seconds(bucket, at) + seconds(upto, bucket + span) < seconds(
-            at, upto
-        ):
-            terms.append(((span, bucket, bucket + span, 0), 1))
-            terms += [((0, a, b, 0), -1) for a, b in ((bucket, at), (upto, bucket + span)) if a < b]
+        rest = [(a, b) for a, b in ((bucket, at), (upto, bucket + span)) if a < b]
+        whole: Piece = (span, bucket, bucket + span, 0)
+        if bucket < since:
+            terms.append(((0, at, upto, 0), 1, None))
+        elif sum(seconds(a, b) for a, b in rest) < seconds(at, upto):
+            terms.append((whole, 1, None))
+            terms += [((0, a, b, 0), -1, None) for a, b in rest]
         else:
-            terms.append(((0, at, upto, 0), 1))
+            terms.append(((0, at, upto, 0), 1, (False, rest)))
+            terms.append((whole, 1, (True, rest)))
         at = upto
     return terms
 

@@ -395,3 +395,16 @@ def test_a_pattern_matches_the_same_logs_from_the_rollups(admin_api, user_api):
         "rpm": 0,
         "tpm": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("params", "quota"),
+    [
+        ({"end_timestamp": 2**63 - 1}, 31000),
+        ({"start_timestamp": 2**63 - 1}, 0),
+        ({"start_timestamp": 2**63 - 2, "end_timestamp": 2**63 - 1}, 0),
+        ({"start_timestamp": NOW - 60, "end_timestamp": 2**63 - 1, "model_name": "o1"}, 2000),
+    ],
+)
+def test_stat_takes_bounds_up_to_the_largest_bigint(admin_api, stat_logs, params, quota):
+    assert admin_api.get("/api/log/stat", params).json()["data"]["quota"] == quota

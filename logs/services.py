@@ -3,6 +3,7 @@ writes the aggregates)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.db import transaction
@@ -35,7 +36,9 @@ def logs_delete_before(
     no long lock); the batches then only touch the partition that straddles the cut-off.
 
     Before anything is deleted, the retention mark `logs_before` is raised to `before` and
-    committed (`logs.retention`): the log stat then sums raw logs, not rollups, before it."""
+    committed (`logs.retention`): the log stat then sums raw logs, not rollups, before it. A
+    cut-off in the future is marked only up to shortly after now, so the mark is raised again
+    before each batch: logs ingested meanwhile are deleted too."""
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
     retention_advance(logs_before=before)
@@ -43,6 +46,8 @@ def logs_delete_before(
     if total and on_batch is not None:
         on_batch(total)
     while True:
+        if before > time.time():
+            retention_advance(logs_before=before)
         with transaction.atomic():
             oldest = (
                 Log.objects.filter(created_at__lt=before)

@@ -358,6 +358,23 @@ def test_a_delete_far_in_the_future_caps_the_mark(admin_api, history, ingest):
     assert admin_api.get("/api/log/stat").json()["data"] == {"quota": 9, "rpm": 1, "tpm": 15}
 
 
+def test_a_long_delete_into_the_future_keeps_its_mark_ahead_of_new_logs(admin_api, history):
+    # Deleting everything before next year while ingest goes on: after two hours, a batch
+    # deletes a log stamped then, past the mark the deletion started with (now + 65 minutes).
+    with time_machine.travel(NOW, tick=False) as clock:
+
+        def ingest_two_hours_later(total: int) -> None:
+            if total == 2:
+                clock.shift(2 * 3600)
+                store(consume(NOW + 2 * 3600, quota=5))
+
+        logs_delete_before(before=NOW + 365 * DAY, batch_size=2, on_batch=ingest_two_hours_later)
+
+        assert Log.objects.count() == 0
+        assert RetentionMark.objects.get().logs_before >= NOW + 2 * 3600 + 1
+        assert admin_api.get("/api/log/stat").json()["data"]["quota"] == 0
+
+
 def test_the_first_stat_after_a_delete_reads_the_new_mark(
     admin_api, history, django_assert_num_queries
 ):

@@ -14,11 +14,9 @@ from logs.api import (
     LogSelfExportView,
     LogSelfListView,
     LogSelfSearchView,
-    LogSelfStatView,
-    LogStatView,
 )
 from usage import views as usage_views
-from usage.api import LogCollectionView
+from usage.api import LogCollectionView, LogSelfStatView, LogStatView
 from usage.families import acedata, newapi, r9s, sub2api
 
 urlpatterns = [

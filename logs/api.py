@@ -3,13 +3,14 @@
 
 `GET /api/log/` and `DELETE /api/log/` are methods of `usage.api.LogCollectionView` (the route
 also ingests); they delegate to `log_list_response` and `log_delete_response` here, decorated
-with `LOG_LIST_SCHEMA` and `LOG_DELETE_SCHEMA`."""
+with `LOG_LIST_SCHEMA` and `LOG_DELETE_SCHEMA`. The stat views are `usage.api.LogStatView` and
+`LogSelfStatView` (the stat reads the rollups), with `log_stat_filter` and `LOG_STAT_SCHEMA`,
+`LOG_SELF_STAT_SCHEMA` from here."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from accounts.models import Role
 from logs.export import csv_response
 from logs.filters import (
     LogDeleteParams,
+    LogFilter,
     LogFilterParams,
     LogPageParams,
     LogSearchParams,
@@ -40,12 +42,7 @@ from logs.filters import (
     errors_message,
 )
 from logs.newapi import NEW_API_ERROR, NewApiError, NewApiView, fail, ok
-from logs.selectors import (
-    PageTooDeep,
-    logs_page,
-    logs_search,
-    logs_stat,
-)
+from logs.selectors import PageTooDeep, logs_page, logs_search
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
 from logs.services import logs_delete_before
 
@@ -239,15 +236,15 @@ class LogSelfListView(NewApiView):
 
 
 # --- stat ----------------------------------------------------------------------------------
+# The views are `usage.api.LogStatView` and `LogSelfStatView`: the stat reads the usage rollups
+# (`usage.selectors.usage_log_stat`), which this app cannot import.
 
 
-@database_refusal
-def _stat_response(request: Request, *, admin: bool) -> Response:
+def log_stat_filter(request: Request, *, admin: bool) -> LogFilter:
+    """The validated filters of a stat request, scoped to the caller for the user variant
+    (raises NewApiError, answered in new-api's error shape, on bad input)."""
     params = _params(request, LogFilterParams if admin else LogSelfFilterParams)
-    stat = logs_stat(
-        filters=params.log_filter(user_id=_scope(request, admin)), now=int(time.time())
-    )
-    return ok({"quota": stat.quota, "rpm": stat.rpm, "tpm": stat.tpm})
+    return params.log_filter(user_id=_scope(request, admin))
 
 
 STAT_DESCRIPTION = (
@@ -255,44 +252,28 @@ STAT_DESCRIPTION = (
     "(type 2) count. `rpm`/`tpm`: those logs in the last 60 seconds (created_at >= now - 60) "
     "whatever the time range, and their prompt + completion tokens."
 )
-
-
-class LogStatView(NewApiView):
-    """`GET /api/log/stat` (admin)."""
-
-    min_role = Role.ADMIN
-
-    @extend_schema(
-        operation_id="logs_stat",
-        summary="Quota, RPM and TPM of the filtered logs (admin)",
-        description=STAT_DESCRIPTION,
-        parameters=[LogFilterParams],
-        responses={
-            200: _or_error("LogStatOrError", envelope_schema("LogStatResponse", STAT_DATA)),
-            **REFUSALS,
-        },
-        examples=[ERROR_EXAMPLE],
-    )
-    def get(self, request: Request) -> Response:
-        return _stat_response(request, admin=True)
-
-
-class LogSelfStatView(NewApiView):
-    """`GET /api/log/self/stat`."""
-
-    @extend_schema(
-        operation_id="logs_self_stat",
-        summary="Quota, RPM and TPM of the caller's filtered logs",
-        description=STAT_DESCRIPTION,
-        parameters=[LogSelfFilterParams],
-        responses={
-            200: _or_error("LogSelfStatOrError", envelope_schema("LogSelfStatResponse", STAT_DATA)),
-            **REFUSALS,
-        },
-        examples=[ERROR_EXAMPLE],
-    )
-    def get(self, request: Request) -> Response:
-        return _stat_response(request, admin=False)
+LOG_STAT_SCHEMA = extend_schema(
+    operation_id="logs_stat",
+    summary="Quota, RPM and TPM of the filtered logs (admin)",
+    description=STAT_DESCRIPTION,
+    parameters=[LogFilterParams],
+    responses={
+        200: _or_error("LogStatOrError", envelope_schema("LogStatResponse", STAT_DATA)),
+        **REFUSALS,
+    },
+    examples=[ERROR_EXAMPLE],
+)
+LOG_SELF_STAT_SCHEMA = extend_schema(
+    operation_id="logs_self_stat",
+    summary="Quota, RPM and TPM of the caller's filtered logs",
+    description=STAT_DESCRIPTION,
+    parameters=[LogSelfFilterParams],
+    responses={
+        200: _or_error("LogSelfStatOrError", envelope_schema("LogSelfStatResponse", STAT_DATA)),
+        **REFUSALS,
+    },
+    examples=[ERROR_EXAMPLE],
+)
 
 
 # --- search --------------------------------------------------------------------------------

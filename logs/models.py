@@ -224,3 +224,32 @@ class IngestKey(models.Model):
 
     def __str__(self) -> str:
         return self.request_id
+
+
+class RetentionMark(models.Model):
+    """How far back deletions have reached, in Unix seconds: one row (id 1), absent until the
+    first deletion (then both marks are 0). Written only through `logs.retention`.
+
+    - `logs_before`: no log with `created_at >= logs_before` was ever deleted (`DELETE
+      /api/log/`, `purge_logs`, the admin action, partition drops).
+    - `rollups_before`: no usage rollup row with `bucket >= rollups_before` was ever deleted
+      (`purge_usage`).
+
+    Every deleting path raises its mark, committed, before it deletes anything, and the marks
+    never go down: from max(logs_before, rollups_before) on, the rollups and the logs count the
+    same logs, which is what lets the log stat read the rollups there (docs/logs-api.md, Stat).
+    It lives here, in the lower app, so that both the log deletions and usage's purge can
+    write it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    logs_before = models.BigIntegerField(default=0)
+    rollups_before = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "retention_marks"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="retention_marks_one_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"logs before {self.logs_before}, rollups before {self.rollups_before}"

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from logs.models import Log
+from logs.retention import retention_advance
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,11 @@ def partitions_drop_before(*, before: int) -> int:
     transaction (tests, or a caller's atomic block) it falls back to a plain DETACH, which needs
     an ACCESS EXCLUSIVE lock on `logs` for a moment and gives up after
     BLOCKING_LOCK_TIMEOUT_MS. A lock that cannot be had raises DatabaseError; what was dropped
-    before stays dropped, and the next call picks up where this one stopped."""
+    before stays dropped, and the next call picks up where this one stopped.
+
+    Before the first detach, the retention mark `logs_before` is raised to the newest upper
+    bound among the partitions leaving `logs` (`logs.retention`; committed at once outside a
+    transaction)."""
     if connection.vendor != "postgresql":
         return 0
     cut = min(before, int(time.time()))
@@ -180,14 +185,19 @@ def partitions_drop_before(*, before: int) -> int:
     if catalog is None:
         return 0
     attached, pending = catalog
+    victims = [(p, True) for p in pending if p.upper <= cut]
+    victims += [(p, False) for p in attached if p.upper <= cut]
+    # Pending partitions are already gone from `logs` (their own call raised the mark first;
+    # covering them again costs nothing).
+    leaving = [p for p, _ in victims] + pending
+    if leaving:
+        retention_advance(logs_before=max(p.upper for p in leaving))
     # A detach that an earlier call could not finish blocks every other concurrent detach:
     # finish those first. One lying after the cut was not ours to drop: it is only detached.
     for partition in pending:
         if partition.upper > cut:
             _detach(partition, pending=True)
             logger.warning("finished detaching log partition %s; kept it", partition.name)
-    victims = [(p, True) for p in pending if p.upper <= cut]
-    victims += [(p, False) for p in attached if p.upper <= cut]
     total = 0
     for partition, is_pending in victims:
         started = time.perf_counter()

@@ -140,23 +140,33 @@ def logs_page(
     return LogPage(items, page, page_size, total, capped, next_cursor)
 
 
-def logs_stat(*, filters: LogFilter, now: int) -> LogStat:
-    """new-api's stat line for `filters`.
+def logs_stat_filter(filters: LogFilter) -> LogFilter:
+    """`filters` as the stat applies them: a type of 0 counts consume logs (type 2) only, as
+    new-api does."""
+    return dataclasses.replace(filters, type=filters.type or LogType.CONSUME)
 
-    `quota`: sum of quota over the time range and filters; a type of 0 counts consume logs
-    (type 2) only, as new-api does. `rpm`/`tpm`: the number of those logs, and their
-    prompt + completion tokens, with `created_at >= now - 60`, ignoring start/end. `now` is
-    Unix seconds. Two aggregate queries."""
-    typed = dataclasses.replace(filters, type=filters.type or LogType.CONSUME)
-    quota = logs_matching(filters=typed).aggregate(quota=Coalesce(Sum("quota"), 0))["quota"]
-    recent = logs_matching(filters=dataclasses.replace(typed, start=None, end=None)).filter(
+
+def logs_quota(*, filters: LogFilter) -> int:
+    """SUM(quota) of the logs `filters` selects (a type of 0: every type; the stat passes
+    `logs_stat_filter(filters)`). One aggregate query, index-only on PostgreSQL when one index
+    serves the filters (docs/logs-api.md, Indexes); its cost grows with the matches.
+    `usage.selectors.usage_log_stat` answers the same from the rollups when it can."""
+    quota = logs_matching(filters=filters).aggregate(quota=Coalesce(Sum("quota"), 0))["quota"]
+    return int(quota)
+
+
+def logs_rates(*, filters: LogFilter, now: int) -> tuple[int, int]:
+    """(rpm, tpm) of the stat: the number of logs `filters` selects with
+    `created_at >= now - 60` (Unix seconds; start/end ignored), and their prompt + completion
+    tokens. One aggregate query over the last minute of an index."""
+    recent = logs_matching(filters=dataclasses.replace(filters, start=None, end=None)).filter(
         created_at__gte=now - RATE_WINDOW_SECONDS
     )
     rate = recent.aggregate(
         rpm=Count("id"),
         tpm=Coalesce(Sum(F("prompt_tokens") + F("completion_tokens")), 0),
     )
-    return LogStat(quota=int(quota), rpm=int(rate["rpm"]), tpm=int(rate["tpm"]))
+    return int(rate["rpm"]), int(rate["tpm"])
 
 
 def logs_search(

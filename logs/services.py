@@ -3,12 +3,14 @@ writes the aggregates)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.db import transaction
 
 from logs.models import Log
 from logs.partitions import partitions_drop_before
+from logs.retention import retention_advance
 
 DELETE_BATCH = 5000
 
@@ -31,13 +33,21 @@ def logs_delete_before(
 
     On PostgreSQL the partitions lying entirely before `before` are dropped whole first
     (`logs.partitions.partitions_drop_before`: seconds instead of minutes for a day of logs, and
-    no long lock); the batches then only touch the partition that straddles the cut-off."""
+    no long lock); the batches then only touch the partition that straddles the cut-off.
+
+    Before anything is deleted, the retention mark `logs_before` is raised to `before` and
+    committed (`logs.retention`): the log stat then sums raw logs, not rollups, before it. A
+    cut-off in the future is marked only up to shortly after now, so the mark is raised again
+    before each batch: logs ingested meanwhile are deleted too."""
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    retention_advance(logs_before=before)
     total = partitions_drop_before(before=before)
     if total and on_batch is not None:
         on_batch(total)
     while True:
+        if before > time.time():
+            retention_advance(logs_before=before)
         with transaction.atomic():
             oldest = (
                 Log.objects.filter(created_at__lt=before)

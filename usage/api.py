@@ -1,4 +1,5 @@
-"""DRF views of the usage app: ingestion, and (later) the statistics families."""
+"""DRF views of the usage app: ingestion and the log stat (the statistics families are in
+`usage.families`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, Scope
-from logs.api import LOG_DELETE_SCHEMA, LOG_LIST_SCHEMA, log_delete_response, log_list_response
+from logs.api import (
+    LOG_DELETE_SCHEMA,
+    LOG_LIST_SCHEMA,
+    LOG_SELF_STAT_SCHEMA,
+    LOG_STAT_SCHEMA,
+    database_refusal,
+    log_delete_response,
+    log_list_response,
+    log_stat_filter,
+)
 from logs.events import MAX_BODY_BYTES, BatchError, LogEvent, batch_parse, event_parse
 from logs.newapi import NEW_API_ERROR, NewApiView, fail, ok
+from usage.selectors import usage_log_stat
 from usage.services import logs_ingest
 
 logger = logging.getLogger(__name__)
@@ -132,3 +143,28 @@ class LogCollectionView(NewApiView):
                 "errors": errors,
             }
         )
+
+
+@database_refusal
+def _stat_response(request: Request, *, admin: bool) -> Response:
+    stat = usage_log_stat(filters=log_stat_filter(request, admin=admin), now=int(time.time()))
+    return ok({"quota": stat.quota, "rpm": stat.rpm, "tpm": stat.tpm})
+
+
+class LogStatView(NewApiView):
+    """`GET /api/log/stat` (admin). Here rather than in `logs.api`: the stat reads the usage
+    rollups (`usage_log_stat`)."""
+
+    min_role = Role.ADMIN
+
+    @LOG_STAT_SCHEMA
+    def get(self, request: Request) -> Response:
+        return _stat_response(request, admin=True)
+
+
+class LogSelfStatView(NewApiView):
+    """`GET /api/log/self/stat`."""
+
+    @LOG_SELF_STAT_SCHEMA
+    def get(self, request: Request) -> Response:
+        return _stat_response(request, admin=False)

@@ -30,10 +30,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django.db import connections, models, router
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from logs.models import Log, LogType
+from logs.filters import LogFilter
+from logs.models import Log, LogType, RetentionMark
+from logs.querysets import LikePattern, like_escape
+from logs.retention import RetentionMarks
+from logs.selectors import LogStat, logs_quota, logs_rates, logs_stat_filter
 from usage.buckets import BucketError, Piece, pieces, segments
 from usage.rollups import (
     DAY,
@@ -74,15 +78,31 @@ class UsageFilter:
     """Which logs count. None means "no restriction" for every field but `types`.
 
     `types` defaults to consume logs only (type 2), which is what every family calls usage;
-    an empty tuple means all types."""
+    an empty tuple means all types. `username_pattern` and `model_pattern` are new-api `%`
+    patterns (the log API's; `logs.querysets.LogQuerySet.text_match`): case-insensitive, only
+    `%` a wildcard, matched with the same operator on rollup rows as on logs."""
 
     user_id: int | None = None
     username: str | None = None
+    username_pattern: str | None = None
     token_ids: tuple[int, ...] | None = None
+    token_name: str | None = None
     model_names: tuple[str, ...] | None = None
+    model_pattern: str | None = None
     channel_id: int | None = None
     group: str | None = None
     types: tuple[int, ...] = (LogType.CONSUME,)
+
+    def _patterns(self) -> list[tuple[str, str]]:
+        """(column, LIKE pattern with `\\` escapes) of the `%` patterns."""
+        return [
+            (column, "%".join(like_escape(part) for part in value.split("%")))
+            for column, value in (
+                ("username", self.username_pattern),
+                ("model_name", self.model_pattern),
+            )
+            if value is not None
+        ]
 
     def q(self) -> Q:
         q = Q()
@@ -92,6 +112,8 @@ class UsageFilter:
             q &= Q(username=self.username)
         if self.token_ids is not None:
             q &= Q(token_id__in=self.token_ids)
+        if self.token_name is not None:
+            q &= Q(token_name=self.token_name)
         if self.model_names is not None:
             q &= Q(model_name__in=self.model_names)
         if self.channel_id is not None:
@@ -100,15 +122,18 @@ class UsageFilter:
             q &= Q(group=self.group)
         if self.types:
             q &= Q(type__in=self.types)
+        for column, pattern in self._patterns():
+            q &= Q(LikePattern(F(column), Value(pattern)))
         return q
 
     def dimensions(self) -> set[str]:
         """The columns this filter restricts."""
         named = {
             "user_id": self.user_id,
-            "username": self.username,
+            "username": self.username if self.username is not None else self.username_pattern,
             "token_id": self.token_ids,
-            "model_name": self.model_names,
+            "token_name": self.token_name,
+            "model_name": self.model_names if self.model_names is not None else self.model_pattern,
             "channel_id": self.channel_id,
             "group": self.group,
             "type": self.types or None,
@@ -118,8 +143,9 @@ class UsageFilter:
     def matches_nothing(self) -> bool:
         return self.token_ids == () or self.model_names == ()
 
-    def sql(self, alias: str, *, ids_by_name: str = "") -> tuple[str, list[Any]]:
-        """` AND ...` conditions on the columns of `alias` (a log or a rollup row).
+    def sql(self, alias: str, *, vendor: str, ids_by_name: str = "") -> tuple[str, list[Any]]:
+        """` AND ...` conditions on the columns of `alias` (a log or a rollup row), for the
+        database `vendor`.
 
         `ids_by_name` (SQL yielding the ids of the users who logged under a username, `%s`
         being the name) narrows a username filter to those users first, for a table whose
@@ -132,6 +158,7 @@ class UsageFilter:
         for column, value in (
             ("user_id", self.user_id),
             ("username", self.username),
+            ("token_name", self.token_name),
             ("channel_id", self.channel_id),
             ('"group"', self.group),
         ):
@@ -146,6 +173,12 @@ class UsageFilter:
             if values is not None:
                 clauses.append(f"{alias}.{column} IN ({', '.join(['%s'] * len(values))})")
                 params.extend(values)
+        # logs.querysets.LikePattern's operators: ILIKE on PostgreSQL, LIKE (ASCII case
+        # folding) on SQLite.
+        like = "ILIKE" if vendor == "postgresql" else "LIKE"
+        for column, pattern in self._patterns():
+            clauses.append(f"{alias}.{column} {like} %s ESCAPE '\\'")
+            params.append(pattern)
         return "".join(f" AND {clause}" for clause in clauses), params
 
 
@@ -324,7 +357,7 @@ def _branch(
             if vendor == "postgresql"
             else f"{{column}} IN ({names})"
         )
-    conditions, condition_params = where.sql(alias, ids_by_name=ids_by_name)
+    conditions, condition_params = where.sql(alias, vendor=vendor, ids_by_name=ids_by_name)
     if vendor != "postgresql":
         label, label_params = "p.label", list[Any]()
         from_sql, from_params = _sqlite_pieces(chosen)
@@ -564,6 +597,180 @@ def usage_totals(*, start: int, end: int, where: UsageFilter) -> UsageTotals:
     window shorter than a quarter-hour reads only raw logs, through the logs' indexes."""
     rows = usage_rows(start=start, end=end, where=where)
     return rows[0].totals if rows else UsageTotals()
+
+
+# --- The log stat ------------------------------------------------------------------------------
+# GET /api/log/stat, /api/log/self/stat and the dashboard's log pages (docs/logs-api.md, Stat).
+
+# Ranges are clipped here (an unbounded end, or end_timestamp up to the bigint maximum):
+# ingest refuses created_at past now + 5 minutes, and a rollup bucket after it still fits a
+# bigint.
+_LAST_SECOND = 2**62
+# The marks this process last saw in the database (logs.retention); see _stat_quota.
+_marks_seen = RetentionMarks()
+
+
+def usage_log_stat(*, filters: LogFilter, now: int) -> LogStat:
+    """new-api's stat line for `filters`, counting what the LOGS hold (API.md section 3).
+
+    `quota`: SUM(quota) of the logs `filters` selects; a type of 0 counts consume logs (type
+    2) only, as new-api does. `rpm`/`tpm`: the number of those logs, and their prompt +
+    completion tokens, with `created_at >= now - 60` (Unix seconds), ignoring start/end.
+
+    The quota is exact and its cost does not grow with the range: every filter but
+    `request_id` is one the rollups keep (user, username and model exact or `%` pattern, token
+    name, channel, group, type), so it is read like `usage_rows` (whole rollup buckets, raw
+    logs at the unaligned edges), but only from `retention_marks().since` on: before that
+    instant logs or rollup rows were deleted, and the raw logs left there are summed instead,
+    in the same statement. A filter set no rollup table keeps whole (a user and a group) reads
+    raw logs in that statement; a request id sums the raw logs (`logs.selectors.logs_quota`).
+
+    Queries: the quota statement (which also reads the marks, in its own snapshot; once more
+    when the marks moved since this process last looked) and the rates."""
+    typed = logs_stat_filter(filters)
+    where = _stat_usage_filter(typed)
+    quota = None if where is None else _stat_quota(typed, where, now)
+    if quota is None:
+        quota = logs_quota(filters=typed)
+    rpm, tpm = logs_rates(filters=typed, now=now)
+    return LogStat(quota=quota, rpm=rpm, tpm=tpm)
+
+
+def _stat_usage_filter(filters: LogFilter) -> UsageFilter | None:
+    """`filters` (type already set) in rollup terms; None when some filter is one the rollups
+    do not keep (a request id)."""
+    if filters.request_id:
+        return None
+
+    def exact(value: str) -> str | None:
+        return value if value and "%" not in value else None
+
+    def pattern(value: str) -> str | None:
+        return value if "%" in value else None
+
+    return UsageFilter(
+        user_id=filters.user_id,
+        username=exact(filters.username),
+        username_pattern=pattern(filters.username),
+        token_name=filters.token_name or None,
+        model_names=(filters.model_name,) if exact(filters.model_name) else None,
+        model_pattern=pattern(filters.model_name),
+        channel_id=filters.channel_id or None,
+        group=filters.group or None,
+        types=(filters.type,),
+    )
+
+
+def _stat_quota(filters: LogFilter, where: UsageFilter, now: int) -> int | None:
+    """SUM(quota) over [start, end] from the rollups after the marks and the raw logs before.
+
+    The split point comes from the marks this process saw last; the statement reads the marks
+    again in its own snapshot, and if they moved (a deletion started meanwhile), it runs again
+    with them. None if they keep moving (the caller then sums the raw logs in one statement)."""
+    global _marks_seen
+    start = min(filters.start or 0, _LAST_SECOND)  # ingest refuses created_at < 0
+    end = min(filters.end or _LAST_SECOND, _LAST_SECOND)
+    alias = router.db_for_read(Log)
+    connection = connections[alias]
+    for _ in range(3):
+        since = _marks_seen.since
+        sql, params = _stat_statement(connection.vendor, start, end + 1, since, now, where)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            quota, logs_before, rollups_before = cursor.fetchone()[:3]
+        _marks_seen = RetentionMarks(logs_before or 0, rollups_before or 0)
+        if _marks_seen.since == since:
+            return int(quota or 0)
+    return None
+
+
+def _stat_statement(
+    vendor: str, start: int, stop: int, since: int, now: int, where: UsageFilter
+) -> tuple[str, list[Any]]:
+    """SELECT (quota of [start, stop), logs_before, rollups_before): rollup buckets that start
+    at or after `since`, raw logs for the rest. One UNION ALL branch per piece (a stretch of
+    one span, or of raw logs), so that each is one index range scan: a branch over several
+    stretches would scan the index from the first to the last and filter."""
+    tables = {span: family.table for span, family in families_for(where.dimensions()).items()}
+    terms: list[_Term] = []
+    if start < since:
+        terms.append(((0, start, min(stop, since), 0), 1, None))
+    if max(start, since) < stop:
+        cut = [(max(start, since), stop, 0)]
+        rolled, raw = pieces(cut, tuple(tables)) if tables else ([], [(0, *cut[0])])
+        terms += [(piece, 1, None) for piece in rolled]
+        for _, lo, hi, _ in raw:
+            terms += _edge_terms(lo, hi, min(tables, default=0), since, now)
+    branches: list[str] = []
+    params: list[Any] = []
+    logs = Log._meta.db_table
+    for piece, sign, gate in terms:
+        source = tables[piece[0]] if piece[0] else logs
+        sql, branch_params = _branch(vendor, source, [piece], where, [], ("quota",))
+        if gate is not None:
+            # Evaluated once (no column in it): the branch's scan runs only if it holds.
+            empty, stretches = gate
+            probes = " OR ".join(
+                [f"EXISTS (SELECT 1 FROM {logs} WHERE created_at >= %s AND created_at < %s)"]  # noqa: S608
+                * len(stretches)
+            )
+            # Around the branch, not inside it: a raw-log branch ends with its GROUP BY.
+            sql = f"SELECT label, m0 FROM ({sql}) AS g WHERE {'NOT ' if empty else ''}({probes})"  # noqa: S608
+            branch_params += [bound for stretch in stretches for bound in stretch]
+        branches.append(sql if sign > 0 else f"SELECT label, -m0 AS m0 FROM ({sql}) AS n")  # noqa: S608
+        params += branch_params
+    union = " UNION ALL ".join(branches)
+    marks = RetentionMark._meta.db_table
+    # PostgreSQL: current_schema() is PARALLEL UNSAFE, so the statement is never planned in
+    # parallel. Its estimate can cross the parallel threshold, and starting two workers cost
+    # 5-15 ms on the 2-core benchmark machine for a statement that runs in about 1 ms.
+    serial = ", current_schema()" if vendor == "postgresql" else ""
+    return (
+        f"SELECT (SELECT CAST(SUM(m0) AS BIGINT) FROM ({union}) AS u), "  # noqa: S608
+        f"m.logs_before, m.rollups_before{serial} FROM (SELECT 1 AS one) AS o "
+        f"LEFT JOIN {marks} AS m ON m.id = 1",
+        params,
+    )
+
+
+# A piece of the stat's statement: (piece, +1 to add it or -1 to subtract it, gate). A gate
+# (empty, stretches) keeps the piece only if no log (empty) or some log (not empty) lies in
+# those [a, b) stretches.
+_Term = tuple[Piece, int, tuple[bool, list[tuple[int, int]]] | None]
+
+
+def _edge_terms(lo: int, hi: int, span: int, since: int, now: int) -> list[_Term]:
+    """[lo, hi), a stretch no whole rollup bucket covers, bucket by bucket of `span` (the
+    finest the tables keep; 0: none), from `since` on: either the raw logs of the stretch, or
+    the bucket's rollup rows minus the raw logs of the rest of the bucket, whichever reads
+    fewer seconds of logs up to `now` (none are stamped much later). So a range that ends now
+    takes the current bucket from the rollups, however busy its minutes were. When the raw
+    stretch is the choice, the statement still takes the rollup row instead if the rest of
+    the bucket holds no log at all (a range ending at the newest log, on a database that
+    stopped receiving logs): one index probe decides, in the statement's snapshot."""
+    if not span:
+        return [((0, lo, hi, 0), 1, None)]
+
+    def seconds(a: int, b: int) -> int:
+        return max(0, min(b, now + 1) - a)
+
+    terms: list[_Term] = []
+    at = lo
+    while at < hi:
+        bucket = at - at % span
+        upto = min(hi, bucket + span)
+        rest = [(a, b) for a, b in ((bucket, at), (upto, bucket + span)) if a < b]
+        whole: Piece = (span, bucket, bucket + span, 0)
+        if bucket < since:
+            terms.append(((0, at, upto, 0), 1, None))
+        elif sum(seconds(a, b) for a, b in rest) < seconds(at, upto):
+            terms.append((whole, 1, None))
+            terms += [((0, a, b, 0), -1, None) for a, b in rest]
+        else:
+            terms.append(((0, at, upto, 0), 1, (False, rest)))
+            terms.append((whole, 1, (True, rest)))
+        at = upto
+    return terms
 
 
 # --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------

@@ -19,6 +19,7 @@ from accounts.models import Channel, User
 from logs.events import LogEvent
 from logs.models import LOG_COLUMNS, IngestKey, Log
 from logs.partitions import partitions_ensure_for
+from logs.retention import retention_advance
 from usage.buckets import bucket_of
 from usage.rollups import (
     DAY,
@@ -569,8 +570,12 @@ def usage_rebuild(
 def usage_purge(*, before: int, chunk_days: int = 1) -> int:
     """Delete the rollup rows of every day that ends on or before `before` (aligned down to a UTC
     midnight), oldest first, one short transaction per chunk of days. Returns the rows deleted.
-    The only way rollup rows disappear besides rebuild_usage (USAGE_RETENTION_DAYS)."""
+    The only way rollup rows disappear besides rebuild_usage (USAGE_RETENTION_DAYS). The
+    retention mark `rollups_before` is raised to the cut-off first (`logs.retention`): the log
+    stat sums raw logs, not rollups, before it. A cut-off in the future is marked only up to
+    shortly after now, so the mark is raised again before each chunk."""
     cutoff = day_floor(before)
+    retention_advance(rollups_before=cutoff)
     step = max(1, chunk_days) * DAY
     deleted = 0
     for family in FAMILIES:
@@ -580,6 +585,8 @@ def usage_purge(*, before: int, chunk_days: int = 1) -> int:
         if first is None:
             continue
         for lo in range(day_floor(first), cutoff, step):
+            if cutoff > time.time():
+                retention_advance(rollups_before=cutoff)
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
                     f"DELETE FROM {family.table} WHERE {in_range(family)}",  # noqa: S608

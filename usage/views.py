@@ -30,7 +30,7 @@ from logs.filters import (
     LogSelfPageParams,
     errors_message,
 )
-from logs.selectors import MAX_OFFSET, PageTooDeep, logs_page, logs_stat
+from logs.selectors import MAX_OFFSET, PageTooDeep, logs_page
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
 from usage.dashboard import dashboard_build, site_dashboard_build
 from usage.forms import (
@@ -44,7 +44,7 @@ from usage.forms import (
     Window,
 )
 from usage.middleware import viewer_zone
-from usage.selectors import UsageFilter
+from usage.selectors import UsageFilter, usage_log_stat
 
 
 def admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -269,7 +269,7 @@ def _logs_page(request: HttpRequest, *, admin: bool) -> HttpResponse:
             context.update(
                 result=result,
                 rows=_log_rows(items, viewer_zone(request)),
-                stat=logs_stat(filters=filters, now=int(time.time())),
+                stat=usage_log_stat(filters=filters, now=int(time.time())),
                 first_index=first,
                 last_index=first + len(items) - 1,
                 next_query=(

@@ -102,6 +102,8 @@ def _random_filter(rng: random.Random) -> dict[str, Any]:
         where["username"] = rng.choice(("three", "u3", "u1"))
     if rng.random() < 0.2:
         where["token_id"] = tuple(rng.sample(range(10, 63), rng.randint(1, 8)))
+    if rng.random() < 0.15:
+        where["token_name"] = rng.choice(("key-0", "key-2", "key-2-new"))
     if rng.random() < 0.3:
         where["model_name"] = tuple(rng.sample(MODELS, rng.randint(1, 2)))
     if rng.random() < 0.2:
@@ -121,6 +123,7 @@ def _usage_filter(where: dict[str, Any]) -> UsageFilter:
         user_id=where.get("user_id"),
         username=where.get("username"),
         token_ids=where.get("token_id"),
+        token_name=where.get("token_name"),
         model_names=where.get("model_name"),
         channel_id=where.get("channel_id"),
         group=where.get("group"),

@@ -17,14 +17,6 @@ from django.db import connection
 from bench.core import ROOT
 from bench.scale import RANGES, Ago, Facts, reads_build, size_label, size_parse
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the harness loads PostgreSQL with COPY"
-    ),
-]
-
 FACTS = Facts(
     rows=1000, oldest=1_760_000_000, newest=1_765_000_000, heavy_user=7, typical_user="user9",
     model="gpt-4o", rare_model="o1", channel=1, group="vip", token_name="key-1", token_id=71,
@@ -116,6 +108,11 @@ def bench_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name.format(size="3k")}" WITH (FORCE)')
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the harness loads PostgreSQL with COPY"
+)
 def test_a_tiny_run_measures_every_read_and_every_phase(bench_url):
     done = subprocess.run(  # noqa: S603 (our own harness, fixed arguments)
         [sys.executable, "-m", "bench", "scale", "--rows", "3000", "--pg-url", bench_url,

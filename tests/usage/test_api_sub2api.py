@@ -286,17 +286,25 @@ def test_list_bad_parameters_are_a_400(user_api, frozen, params, message):
 
 def test_list_query_count_without_count_query(user_api, logs, django_assert_num_queries):
     get(user_api, "/usage")
-    # 1. the access token with its user; 2. the page of logs (it holds fewer than page_size
-    # items, so it also tells the total: no COUNT)
-    with django_assert_num_queries(2):
+    # 1. the access token with its user; 2. the page's keys; 3. its rows (fewer than page_size
+    # items, so they also tell the total: no COUNT)
+    with django_assert_num_queries(3):
         assert len(request_ids(get(user_api, "/usage"))) == 4
 
 
 def test_list_query_count_with_a_full_page(user_api, logs, django_assert_num_queries):
     get(user_api, "/usage")
-    # 1. the access token with its user; 2. the page of logs; 3. the bounded COUNT
-    with django_assert_num_queries(3):
+    # 1. the access token with its user; 2. the page's keys; 3. its rows; 4. the bounded COUNT
+    with django_assert_num_queries(4):
         assert len(request_ids(get(user_api, "/usage", {"page_size": 2}))) == 2
+
+
+def test_list_with_no_match_reads_no_rows(user_api, logs, django_assert_num_queries):
+    get(user_api, "/usage")
+    # 1. the access token with its user; 2. the page's keys, none: no row query, no COUNT
+    with django_assert_num_queries(2):
+        body = get(user_api, "/usage", {"model": "a-model-nobody-called"}).json()
+    assert (body["data"]["items"], body["data"]["total"]) == ([], 0)
 
 
 # --- GET /usage/{id} -----------------------------------------------------------------------

@@ -9,8 +9,10 @@ new-api's clients read (API.md section 1)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import Http404
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -19,6 +21,8 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, Scope
 from accounts.permissions import GatewayPermission
+
+logger = logging.getLogger(__name__)
 
 # The body of every refusal and business error, for the OpenAPI schema.
 NEW_API_ERROR = inline_serializer(
@@ -48,7 +52,18 @@ def _message(detail: Any) -> str:
     return str(detail)
 
 
+# A read the database refused: typically READ_STATEMENT_TIMEOUT_MS on a huge match, or a
+# replica that is down. Every family answers it with HTTP 503 in its own shape, never a 500.
+DATABASE_UNAVAILABLE = (
+    "the database did not answer this read (it took too long or is unavailable); narrow the "
+    "filters, for example with a time range, and retry"
+)
+
+
 def new_api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DatabaseError):
+        logger.exception("read failed in the database")
+        return fail(DATABASE_UNAVAILABLE, status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, Http404):
         return fail("not found", status.HTTP_404_NOT_FOUND)
     if isinstance(exc, exceptions.ValidationError):

@@ -30,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role
+from accounts.newapi import DATABASE_UNAVAILABLE
 from logs.export import csv_response
 from logs.filters import (
     LogDeleteParams,
@@ -49,10 +50,7 @@ from logs.services import logs_delete_before
 Params = TypeVar("Params", bound=serializers.Serializer)
 Answer = TypeVar("Answer", Response, StreamingHttpResponse)
 logger = logging.getLogger(__name__)
-MSG_DATABASE = (
-    "the database did not answer this read (it took too long or is unavailable); narrow the "
-    "filters, for example with a time range, and retry"
-)
+MSG_DATABASE = DATABASE_UNAVAILABLE
 
 
 def database_refusal(view: Callable[..., Answer]) -> Callable[..., Answer | Response]:

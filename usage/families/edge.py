@@ -4,6 +4,7 @@ request-wide "now", input validation, and the translation of any refusal or bad 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
+from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -19,8 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, Scope
+from accounts.newapi import DATABASE_UNAVAILABLE
 from accounts.permissions import GatewayPermission
 from usage.buckets import BucketError
+
+logger = logging.getLogger(__name__)
 
 
 def validation_message(detail: Any, name: str = "") -> str:
@@ -62,6 +67,9 @@ class ErrorReport:
 def error_report(exc: Exception) -> ErrorReport | None:
     """The status and message for an exception a view may raise; None for anything else (a
     bug, which Django reports as a server error)."""
+    if isinstance(exc, DatabaseError):
+        logger.exception("read failed in the database")
+        return ErrorReport(status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE)
     if isinstance(exc, Http404):
         return ErrorReport(status.HTTP_404_NOT_FOUND, str(exc) or "not found")
     if isinstance(exc, DjangoPermissionDenied):

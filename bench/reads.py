@@ -17,7 +17,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -26,14 +25,13 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.core import ROOT, Report, log, percentile
+
 SUITE = "reads"
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/tl_i3_bench")
 DAY = 86_400
 SPAN_DAYS = 30
@@ -86,78 +84,6 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g,
 LATERAL (SELECT CASE WHEN g %% 10 < 3 THEN %(heavy)s
                      ELSE 2 + (g * 2654435761) %% %(others)s END AS user_id) AS u
 """
-
-
-# --- report --------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (p95 of 30 samples is the 29th smallest)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5 - 1e-9)))
-    return ordered[rank - 1]
-
-
-@dataclass
-class Report:
-    """Table + JSON, the shape of the `bench` harness's reports (`table()`, `write()`)."""
-
-    suite: str
-    columns: list[str]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    started: float = field(default_factory=time.time)
-
-    def add(self, **row: Any) -> None:
-        self.rows.append(row)
-
-    def table(self) -> str:
-        def cell(value: Any) -> str:
-            if isinstance(value, float):
-                return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
-            if isinstance(value, int):
-                return f"{value:,}"
-            return "" if value is None else str(value)
-
-        cells = [[cell(row.get(c)) for c in self.columns] for row in self.rows]
-        widths = [
-            max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(self.columns)
-        ]
-        lines = [
-            "  ".join(c.ljust(widths[i]) for i, c in enumerate(self.columns)),
-            "  ".join("-" * w for w in widths),
-        ]
-        for line in cells:
-            lines.append(
-                "  ".join(
-                    v.rjust(widths[i]) if v[:1].isdigit() else v.ljust(widths[i])
-                    for i, v in enumerate(line)
-                )
-            )
-        return "\n".join(lines)
-
-    def write(self, directory: Path = RESULTS_DIR) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.fromtimestamp(self.started, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = directory / f"{self.suite}-{stamp}.json"
-        payload = {
-            "suite": self.suite,
-            "started_at": datetime.fromtimestamp(self.started, tz=UTC).isoformat(),
-            "machine": {
-                "python": platform.python_version(),
-                "cpus": os.cpu_count(),
-                "loadavg_1m": round(os.getloadavg()[0], 2),
-            },
-            "meta": self.meta,
-            "columns": self.columns,
-            "rows": self.rows,
-        }
-        path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-        return path
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --- database ------------------------------------------------------------------------------

@@ -12,11 +12,10 @@ from logs.api import (
     LogExportView,
     LogSearchView,
     LogSelfExportView,
-    LogSelfListView,
     LogSelfSearchView,
 )
 from usage import views as usage_views
-from usage.api import LogCollectionView, LogSelfStatView, LogStatView
+from usage.api import LogCollectionView, LogSelfListView, LogSelfStatView, LogStatView
 from usage.families import acedata, newapi, r9s, sub2api
 
 urlpatterns = [

@@ -189,15 +189,24 @@ LOG_DELETE_SCHEMA = extend_schema(
 
 
 @database_refusal
-def log_list_response(request: Request, *, admin: bool) -> Response:
+def log_list_response(
+    request: Request,
+    *,
+    admin: bool,
+    count: Callable[[LogFilter], tuple[int, bool]] | None = None,
+) -> Response:
+    """The list answer; `count` gives the (capped) total of the filters when the caller has a
+    cheaper way than counting the matching logs (`usage.api` reads it from the rollups)."""
     params = _params(request, LogPageParams if admin else LogSelfPageParams)
     page, page_size, cursor = params.paging()
+    filters = params.log_filter(user_id=_scope(request, admin))
     try:
         result = logs_page(
-            filters=params.log_filter(user_id=_scope(request, admin)),
+            filters=filters,
             page=page,
             page_size=page_size,
             cursor=cursor,
+            counted=None if count is None else count(filters),
         )
     except PageTooDeep as exc:
         raise NewApiError(str(exc)) from None
@@ -214,23 +223,17 @@ def log_list_response(request: Request, *, admin: bool) -> Response:
     return ok(data)
 
 
-class LogSelfListView(NewApiView):
-    """`GET /api/log/self`: the caller's logs."""
-
-    @extend_schema(
-        operation_id="logs_self_list",
-        summary="The caller's logs, newest first, paginated",
-        parameters=[LogSelfPageParams],
-        responses={
-            200: _or_error(
-                "LogSelfPageOrError", _page_schema("LogSelfPage", LogUserItemSerializer)
-            ),
-            **REFUSALS,
-        },
-        examples=[ERROR_EXAMPLE],
-    )
-    def get(self, request: Request) -> Response:
-        return log_list_response(request, admin=False)
+# `GET /api/log/self` is `usage.api.LogSelfListView`: its total comes from the rollups.
+LOG_SELF_LIST_SCHEMA = extend_schema(
+    operation_id="logs_self_list",
+    summary="The caller's logs, newest first, paginated",
+    parameters=[LogSelfPageParams],
+    responses={
+        200: _or_error("LogSelfPageOrError", _page_schema("LogSelfPage", LogUserItemSerializer)),
+        **REFUSALS,
+    },
+    examples=[ERROR_EXAMPLE],
+)
 
 
 # --- stat ----------------------------------------------------------------------------------

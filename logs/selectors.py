@@ -87,8 +87,12 @@ def logs_page(
     page: int = 1,
     page_size: int = 10,
     cursor: LogCursor | None = None,
+    counted: tuple[int, bool] | None = None,
 ) -> LogPage:
     """One newest-first page of the logs `filters` selects, with the (capped) total.
+
+    `counted` is the (count, capped) pair of `logs_count` when the caller has it from elsewhere
+    (`usage.selectors.usage_log_count` reads it from the rollups); else it is counted here.
 
     Without `cursor`, page `page` (1-based) is read with OFFSET, served down to MAX_OFFSET rows:
     a deeper page of a match larger than TOTAL_CAP raises PageTooDeep (the client continues with
@@ -99,7 +103,7 @@ def logs_page(
     Queries: the capped count, then the page in index order; or, for at most SMALL_MATCH
     matches, their (created_at, id) keys in any order and the page's rows by id. No page query
     when the page is known to be empty."""
-    total, capped = logs_count(filters=filters)
+    total, capped = logs_count(filters=filters) if counted is None else counted
     offset = 0 if cursor is not None else (page - 1) * page_size
     if offset and offset >= total:
         if capped:  # total == MAX_OFFSET: the rows there exist, but OFFSET may not reach them

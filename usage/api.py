@@ -17,6 +17,7 @@ from accounts.models import Role, Scope
 from logs.api import (
     LOG_DELETE_SCHEMA,
     LOG_LIST_SCHEMA,
+    LOG_SELF_LIST_SCHEMA,
     LOG_SELF_STAT_SCHEMA,
     LOG_STAT_SCHEMA,
     database_refusal,
@@ -25,8 +26,9 @@ from logs.api import (
     log_stat_filter,
 )
 from logs.events import MAX_BODY_BYTES, BatchError, LogEvent, batch_parse, event_parse
+from logs.filters import LogFilter
 from logs.newapi import NEW_API_ERROR, NewApiView, fail, ok
-from usage.selectors import usage_log_stat
+from usage.selectors import usage_log_count, usage_log_stat
 from usage.services import logs_ingest
 
 logger = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class LogCollectionView(NewApiView):
 
     @LOG_LIST_SCHEMA
     def get(self, request: Request) -> Response:
-        return log_list_response(request, admin=True)
+        return log_list_response(request, admin=True, count=log_count)
 
     @LOG_DELETE_SCHEMA
     def delete(self, request: Request) -> Response:
@@ -149,6 +151,20 @@ class LogCollectionView(NewApiView):
 def _stat_response(request: Request, *, admin: bool) -> Response:
     stat = usage_log_stat(filters=log_stat_filter(request, admin=admin), now=int(time.time()))
     return ok({"quota": stat.quota, "rpm": stat.rpm, "tpm": stat.tpm})
+
+
+def log_count(filters: LogFilter) -> tuple[int, bool]:
+    """The list's capped total, from the rollups (`usage_log_count`)."""
+    return usage_log_count(filters=filters, now=int(time.time()))
+
+
+class LogSelfListView(NewApiView):
+    """`GET /api/log/self`: the caller's logs. Here rather than in `logs.api`: the total is
+    read from the usage rollups (`usage_log_count`)."""
+
+    @LOG_SELF_LIST_SCHEMA
+    def get(self, request: Request) -> Response:
+        return log_list_response(request, admin=False, count=log_count)
 
 
 class LogStatView(NewApiView):

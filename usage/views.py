@@ -44,7 +44,7 @@ from usage.forms import (
     Window,
 )
 from usage.middleware import viewer_zone
-from usage.selectors import UsageFilter, usage_log_stat
+from usage.selectors import UsageFilter, usage_log_count, usage_log_stat
 
 
 def admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -255,7 +255,13 @@ def _logs_page(request: HttpRequest, *, admin: bool) -> HttpResponse:
         page, page_size, cursor = cast(LogPageParams, query.params).paging()
         filters = query.params.log_filter(user_id=_scope(request, admin))
         try:
-            result = logs_page(filters=filters, page=page, page_size=page_size, cursor=cursor)
+            result = logs_page(
+                filters=filters,
+                page=page,
+                page_size=page_size,
+                cursor=cursor,
+                counted=usage_log_count(filters=filters, now=int(time.time())),
+            )
         except PageTooDeep as exc:
             query.form.add_error(None, str(exc))
         else:

@@ -1,9 +1,10 @@
-"""The log stat (`usage_log_stat`: rollups after the retention marks, raw logs before) equals a
-plain SUM over the logs the table holds, computed here in Python from `Log.objects.values()`,
-whatever happened before: ingests (with retried request ids), deletions of logs with mid-day
-cut-offs (`logs_delete_before`, as DELETE /api/log/ and purge_logs do), partition drops
-(`partitions_drop_before`, as manage_partitions does; nothing on SQLite), usage purges
-(`usage_purge`) and late logs older than a cut-off.
+"""The log stat (`usage_log_stat`: rollups after the retention marks, raw logs before), and the
+lists' total read the same way (`usage_log_count`), equal a plain SUM over the logs the table
+holds, computed here in Python from `Log.objects.values()`, whatever happened before: ingests
+(with retried request ids), deletions of logs with mid-day cut-offs (`logs_delete_before`, as
+DELETE /api/log/ and purge_logs do), partition drops (`partitions_drop_before`, as
+manage_partitions does; nothing on SQLite), usage purges (`usage_purge`) and late logs older
+than a cut-off.
 
 Hypothesis draws the history and, after every step, a few filter sets (user scope, exact and
 `%` usernames and models, token, channel, group, type, request id) with ranges bounded or not,
@@ -31,7 +32,7 @@ from logs.models import Log
 from logs.partitions import partitions_drop_before
 from logs.retention import retention_marks
 from logs.services import logs_delete_before
-from usage.selectors import usage_log_stat
+from usage.selectors import usage_log_count, usage_log_stat
 from usage.services import logs_ingest, usage_purge
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +143,26 @@ def _text_matches(value: str, wanted: str) -> bool:
     return re.fullmatch(pattern, value, flags=re.IGNORECASE | re.DOTALL) is not None
 
 
+def expected_count(logs: list[dict[str, Any]], f: LogFilter, cap: int) -> tuple[int, bool]:
+    """The list's (total, capped) by the contract: every log the filters select (a type of 0:
+    every type), at most `cap`."""
+    counted = sum(
+        1
+        for log in logs
+        if (f.user_id is None or log["user_id"] == f.user_id)
+        and (not f.type or log["type"] == f.type)
+        and _text_matches(log["username"], f.username)
+        and _text_matches(log["model_name"], f.model_name)
+        and (not f.token_name or log["token_name"] == f.token_name)
+        and (not f.channel_id or log["channel_id"] == f.channel_id)
+        and (not f.group or log["group"] == f.group)
+        and (not f.request_id or log["request_id"] == f.request_id)
+        and (not f.start or log["created_at"] >= f.start)
+        and (not f.end or log["created_at"] <= f.end)
+    )
+    return (cap, True) if counted > cap else (counted, False)
+
+
 def expected_stat(logs: list[dict[str, Any]], f: LogFilter, now: int) -> tuple[int, int, int]:
     """(quota, rpm, tpm) by the contract (API.md section 3), over the stored logs."""
 
@@ -220,6 +241,11 @@ def test_log_stat_equals_a_sum_over_the_stored_logs_whatever_was_deleted(
                     # The quota statement (twice at most here: once more when a deletion moved
                     # the marks since this process last read them) and the rates.
                     assert len(queries) <= 3
+                    # The list's total, read the same way (a small cap, to reach it).
+                    for cap in (5, 10_000):
+                        assert usage_log_count(filters=f, now=now, cap=cap) == expected_count(
+                            logs, f, cap
+                        ), (step[0], retention_marks())
             raise Rollback
     except Rollback:
         pass

@@ -1020,6 +1020,11 @@ def one_size(rows: int, args: argparse.Namespace, report: Report) -> None:
     before = index_scans(url)
     with serving(url, args.workers) as server:
         client = Client(server.port)
+        # Every worker's first requests (connections, lazy imports, caches) before measuring.
+        for read in reads[: 4 * args.workers]:
+            headers = callers[read.role].headers(read.page)
+            path = read.path(int(time.time()))
+            client.request(read.method, path, headers=headers, body=read.body)
         if "reads" in phases:
             for row in phase_reads(client, callers, reads, args, size):
                 report.add(**row)

@@ -652,6 +652,10 @@ def usage_log_count(*, filters: LogFilter, now: int, cap: int = TOTAL_CAP) -> tu
     At 10 M logs, the busiest user and a model it never called over a year: an index walk of
     the user's million logs (140 ms) before, one rollup statement now (docs/scaling.md)."""
     where = _log_usage_filter(filters)
+    if filters.token_name and filters.user_id is None:
+        # Site-wide by token name: usage_user has no index leading with it (every day row of
+        # the range would be read), while logs_token_created_id stops at cap + 1 entries.
+        where = None
     counted = None if where is None else _log_sum(filters, where, now, "requests")
     if counted is None:
         return logs_count(filters=filters, cap=cap)

@@ -900,6 +900,15 @@ def usage_log_page(
     qs = Log.objects.filter(where.q()).between(start, end)
     if is_stream is not None:
         qs = qs.filter(is_stream=is_stream)
+    # The total from the rollups first (the rollups keep no stream flag): exact, and the page
+    # query is skipped when nothing matches (a model the user never called would otherwise
+    # walk its whole range). As the log lists do (`usage_log_count`).
+    rolled = None
+    if is_stream is None and not where.matches_nothing():
+        span = LogFilter(start=start, end=end)
+        rolled = _log_sum(span, where, int(time.time()), "requests")
+        if rolled == 0:
+            return LogPage(items=[], total=0, total_is_capped=False)
     keys = list(qs.newest_first().values_list("created_at", "id")[offset : offset + limit])
     items: list[Log] = []
     if keys:
@@ -909,6 +918,9 @@ def usage_log_page(
             created_at__lte=keys[0][0],
         )
         items = list(rows.newest_first().only(*USAGE_LOG_FIELDS))
+    if rolled is not None:
+        capped = rolled > count_cap
+        return LogPage(items=items, total=count_cap if capped else rolled, total_is_capped=capped)
     if 0 < len(items) < limit or (offset == 0 and not items):
         return LogPage(items=items, total=offset + len(items), total_is_capped=False)
     counted = qs.order_by()[: count_cap + 1].count()

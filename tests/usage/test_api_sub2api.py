@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from logs.models import Log
+from logs.services import logs_delete_before
 from tests.factories import log_event
 from tests.usage.conftest import at
 from usage.families import sub2api
@@ -284,24 +285,44 @@ def test_list_bad_parameters_are_a_400(user_api, frozen, params, message):
     assert response.json() == error(400, message)
 
 
-def test_list_query_count_without_count_query(user_api, logs, django_assert_num_queries):
+def test_list_query_count(user_api, logs, django_assert_num_queries):
     get(user_api, "/usage")
-    # 1. the access token with its user; 2. the page's keys; 3. its rows (fewer than page_size
-    # items, so they also tell the total: no COUNT)
-    with django_assert_num_queries(3):
+    # 1. the access token with its user; 2. the total, from the rollups; 3. the page's keys;
+    # 4. its rows
+    with django_assert_num_queries(4):
         assert len(request_ids(get(user_api, "/usage"))) == 4
-
-
-def test_list_query_count_with_a_full_page(user_api, logs, django_assert_num_queries):
-    get(user_api, "/usage")
-    # 1. the access token with its user; 2. the page's keys; 3. its rows; 4. the bounded COUNT
     with django_assert_num_queries(4):
         assert len(request_ids(get(user_api, "/usage", {"page_size": 2}))) == 2
 
 
+def test_list_by_stream_counts_the_logs_only_when_the_page_is_full(
+    user_api, logs, django_assert_num_queries
+):
+    get(user_api, "/usage")
+    # The rollups keep no stream flag: 1. the access token; 2. the page's keys; 3. its rows
+    # (fewer than page_size: they tell the total) ...
+    with django_assert_num_queries(3):
+        get(user_api, "/usage", {"stream": "false"})
+    # ... or 4. the bounded COUNT of the logs when the page is full.
+    with django_assert_num_queries(4):
+        assert len(request_ids(get(user_api, "/usage", {"stream": "false", "page_size": 1}))) == 1
+
+
+def test_list_total_counts_the_logs_that_remain_after_a_deletion(user_api, logs):
+    # r-3 (03-01) and r-4 (01-15) are deleted, mid-day: the rollups still count them, the
+    # total must not.
+    logs_delete_before(before=at("2025-03-05T12:34:56Z"))
+    params = {"start_date": "2025-01-01", "end_date": "2025-03-10", "page_size": 1}
+
+    response = get(user_api, "/usage", params)
+
+    assert response.json()["data"]["total"] == 2
+    assert request_ids(response) == ["r-1"]
+
+
 def test_list_with_no_match_reads_no_rows(user_api, logs, django_assert_num_queries):
     get(user_api, "/usage")
-    # 1. the access token with its user; 2. the page's keys, none: no row query, no COUNT
+    # 1. the access token with its user; 2. the total from the rollups, 0: no page query
     with django_assert_num_queries(2):
         body = get(user_api, "/usage", {"model": "a-model-nobody-called"}).json()
     assert (body["data"]["items"], body["data"]["total"]) == ([], 0)

@@ -143,48 +143,41 @@ def _text_matches(value: str, wanted: str) -> bool:
     return re.fullmatch(pattern, value, flags=re.IGNORECASE | re.DOTALL) is not None
 
 
-def expected_count(logs: list[dict[str, Any]], f: LogFilter, cap: int) -> tuple[int, bool]:
-    """The list's (total, capped) by the contract: every log the filters select (a type of 0:
-    every type), at most `cap`."""
-    counted = sum(
-        1
-        for log in logs
-        if (f.user_id is None or log["user_id"] == f.user_id)
-        and (not f.type or log["type"] == f.type)
+def selected(log: dict[str, Any], f: LogFilter) -> bool:
+    """`f`'s filters but the time range and the type, by the contract (API.md section 3)."""
+    return (
+        (f.user_id is None or log["user_id"] == f.user_id)
         and _text_matches(log["username"], f.username)
         and _text_matches(log["model_name"], f.model_name)
         and (not f.token_name or log["token_name"] == f.token_name)
         and (not f.channel_id or log["channel_id"] == f.channel_id)
         and (not f.group or log["group"] == f.group)
         and (not f.request_id or log["request_id"] == f.request_id)
-        and (not f.start or log["created_at"] >= f.start)
-        and (not f.end or log["created_at"] <= f.end)
+    )
+
+
+def in_range(log: dict[str, Any], f: LogFilter) -> bool:
+    return (not f.start or log["created_at"] >= f.start) and (
+        not f.end or log["created_at"] <= f.end
+    )
+
+
+def expected_count(logs: list[dict[str, Any]], f: LogFilter, cap: int) -> tuple[int, bool]:
+    """The list's (total, capped): every log the filters select (a type of 0: every type), at
+    most `cap`."""
+    counted = sum(
+        1
+        for log in logs
+        if selected(log, f) and (not f.type or log["type"] == f.type) and in_range(log, f)
     )
     return (cap, True) if counted > cap else (counted, False)
 
 
 def expected_stat(logs: list[dict[str, Any]], f: LogFilter, now: int) -> tuple[int, int, int]:
-    """(quota, rpm, tpm) by the contract (API.md section 3), over the stored logs."""
-
-    def selected(log: dict[str, Any]) -> bool:
-        return (
-            (f.user_id is None or log["user_id"] == f.user_id)
-            and log["type"] == (f.type or 2)
-            and _text_matches(log["username"], f.username)
-            and _text_matches(log["model_name"], f.model_name)
-            and (not f.token_name or log["token_name"] == f.token_name)
-            and (not f.channel_id or log["channel_id"] == f.channel_id)
-            and (not f.group or log["group"] == f.group)
-            and (not f.request_id or log["request_id"] == f.request_id)
-        )
-
-    chosen = [log for log in logs if selected(log)]
-    quota = sum(
-        log["quota"]
-        for log in chosen
-        if (not f.start or log["created_at"] >= f.start)
-        and (not f.end or log["created_at"] <= f.end)
-    )
+    """(quota, rpm, tpm) by the contract (API.md section 3), over the stored logs: a type of 0
+    counts consume logs (2) only."""
+    chosen = [log for log in logs if selected(log, f) and log["type"] == (f.type or 2)]
+    quota = sum(log["quota"] for log in chosen if in_range(log, f))
     recent = [log for log in chosen if log["created_at"] >= now - 60]
     return (
         quota,

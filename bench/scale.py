@@ -749,21 +749,17 @@ def _copy_day(url: str, source_start: int, target_start: int) -> int:
     django_setup(url)
     from django.db import connection
 
+    from logs.models import LOG_COLUMNS
     from logs.partitions import partitions_ensure
 
     partitions_ensure(start=target_start, end=target_start + DAY - 1)
     connection.close()
-    columns = (
-        "created_at, type, content, user_id, username, token_id, token_name, model_name, quota, "
-        "prompt_tokens, completion_tokens, cache_read_tokens, cache_creation_tokens, use_time, "
-        'duration_ms, first_token_ms, is_stream, channel_id, channel_name, "group", ip, '
-        "request_id, endpoint, other"
-    )
+    quoted = [f'"{name}"' for name in LOG_COLUMNS]  # created_at first, then the rest
     shift = source_start - target_start
     with connect(url) as conn:
         cursor = conn.execute(
-            f"INSERT INTO logs ({columns}) SELECT created_at - %s, "  # noqa: S608
-            f"{columns.split(', ', 1)[1]} FROM logs WHERE created_at >= %s AND created_at < %s",
+            f"INSERT INTO logs ({', '.join(quoted)}) SELECT created_at - %s, "  # noqa: S608
+            f"{', '.join(quoted[1:])} FROM logs WHERE created_at >= %s AND created_at < %s",
             (shift, source_start, source_start + DAY),
         )
         return cursor.rowcount

@@ -29,7 +29,7 @@ CHROMIUM ?= /usr/bin/chromium
 BENCH_ARGS ?=
 
 .PHONY: help run dev test deps assets migrate demo static lint format types \
-	test-sqlite test-postgres test-browser bench clean distclean
+	test-sqlite test-postgres test-browser test-clock bench clean distclean
 
 help: ## List the targets
 	@echo "Tokenledger: make run (serve with demo data), make test (everything CI runs)"
@@ -162,6 +162,21 @@ test-browser: deps assets ## Browser tests (pytest -m browser), installing Chrom
 		$(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc = 5 ]; then echo "no browser tests collected"; exit 0; fi; \
 	exit $$rc
+
+# The suite must not depend on the real date: this runs its SQLite and PostgreSQL halves with
+# every process's clock moved by CLOCK (libfaketime's offset syntax: +1100d, -90d, +10y), which
+# also moves the clock of the servers the tests start. PostgreSQL's own clock is not moved.
+CLOCK ?= +1100d
+FAKETIME_LIB ?= /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+test-clock: deps ## The suite with the clock moved by CLOCK (default +1100d; installs faketime if needed)
+	@if [ ! -f "$(FAKETIME_LIB)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; \
+		else echo "libfaketime is missing: run 'sudo apt-get install faketime'"; exit 1; fi; \
+		$$SUDO apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq faketime >/dev/null; \
+	fi
+	@echo "=== the suite with the clock moved by $(CLOCK): $$(LD_PRELOAD=$(FAKETIME_LIB) FAKETIME=$(CLOCK) date -u) ==="
+	$(MAKE) test-sqlite test-postgres LD_PRELOAD=$(FAKETIME_LIB) FAKETIME=$(CLOCK)
 
 bench: deps ## Benchmarks: python -m bench, options in BENCH_ARGS (see bench/)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -499,7 +499,8 @@ def test_manage_partitions_creates_the_partitions_ahead(db, time_machine):
     # A day in the past: the test database's partitions were made around the real date when it
     # was migrated, so a day ahead of the real date may already have its partitions.
     time_machine.move_to(datetime(2022, 1, 10, 12, tzinfo=UTC), tick=False)
-    assert not [p for p in partitions_list() if p.lower < utc(2022, 1, 14) and p.upper > utc(2022, 1, 10)]
+    start, end = utc(2022, 1, 10), utc(2022, 1, 14)
+    assert not [p for p in partitions_list() if p.lower < end and p.upper > start]
     out = StringIO()
     call_command("manage_partitions", "--ahead", "3", stdout=out)
     assert out.getvalue() == (
@@ -552,13 +553,17 @@ def test_manage_partitions_keeps_everything_without_a_retention_setting(ingest, 
 
 
 def test_manage_partitions_lists_the_partitions(ingest, time_machine):
-    time_machine.move_to(datetime(2027, 6, 1, tzinfo=UTC), tick=False)
-    ingest([log_event(created_at=utc(2027, 5, 31, 8))])
+    # A day in the past, before the partitions the test database was migrated with (they
+    # surround the real date and are listed after these).
+    time_machine.move_to(datetime(2022, 6, 1, tzinfo=UTC), tick=False)
+    ingest([log_event(created_at=utc(2022, 5, 31, 8))])
     out = StringIO()
     call_command("manage_partitions", "--ahead", "0", "--list", stdout=out)
     lines = out.getvalue().splitlines()
-    assert "logs_p20270531  2027-05-31 00:00:00Z .. 2027-06-01 00:00:00Z  ? rows" in lines
-    assert lines[-1] == "logs_p20270601  2027-06-01 00:00:00Z .. 2027-06-02 00:00:00Z  ? rows"
+    first = lines.index("logs_p20220531  2022-05-31 00:00:00Z .. 2022-06-01 00:00:00Z  ? rows")
+    assert lines[first + 1] == (
+        "logs_p20220601  2022-06-01 00:00:00Z .. 2022-06-02 00:00:00Z  ? rows"
+    )
 
 
 def test_delete_api_drops_whole_partitions_and_deletes_the_straddling_rest(ingest, admin_api):

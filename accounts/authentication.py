@@ -26,6 +26,10 @@ MSG_BANNED = "User has been banned"
 MSG_INSUFFICIENT = "Unauthorized: insufficient privileges"
 MSG_INGEST_ONLY = "Unauthorized: this access token has the ingest scope and may only write logs"
 MSG_INGEST_REQUIRED = "Unauthorized: writing logs requires an access token with the ingest scope"
+MSG_INGEST_OWNER = (
+    "Unauthorized: this ingest token's owner is not an admin or root; ingest tokens work only "
+    "for admins and roots"
+)
 
 # last_used_at is informational; writing it at most once a minute keeps reads read-only.
 LAST_USED_RESOLUTION = timedelta(seconds=60)

@@ -57,7 +57,8 @@ class AccessTokenCreateForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # An ingest token writes logs for any user id, so only operators may hold one.
+        # An ingest token writes logs for any user id, so only operators may hold one
+        # (accounts.services.access_token_check, which the view's service call applies again).
         if not user.is_admin:
             scope = cast(forms.ChoiceField, self.fields["scope"])
             scope.choices = [(Scope.READ.value, Scope.READ.label)]

@@ -1,4 +1,4 @@
-"""Users (mirrors of the gateway's users), access tokens and upstream channels."""
+"""Users (the gateway's users and local accounts), access tokens and upstream channels."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import secrets
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+
+from accounts.ids import LOCAL_ID_MAX, LOCAL_ID_MIN
 
 # Marks our secrets so that secret scanners and people recognise a leaked one.
 TOKEN_PREFIX = "tl_"  # noqa: S105 (a public prefix, not a secret)
@@ -28,20 +31,36 @@ class Status(models.IntegerChoices):
     DISABLED = 2, "disabled"
 
 
+# "<name>#<id>" is how ingestion disambiguates a gateway user's name (usage.services), so a local
+# account's name never contains "#": a disambiguated gateway name can never equal it.
+LOCAL_NAME_FORBIDDEN = "#"
+MSG_LOCAL_NAME = "A local account's username may not contain “#” (it marks gateway names)."
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def next_id(self) -> int:
-        """Local users (not provisioned from the gateway) take the id after the largest one."""
-        largest = self.aggregate(m=Max("id"))["m"] or 0
-        return int(largest) + 1
+    def next_local_id(self) -> int:
+        """The id of the next local account: after the largest id in the local range (ids below
+        it belong to the gateways; docs/auth.md "Users")."""
+        largest = self.filter(id__gte=LOCAL_ID_MIN).aggregate(m=Max("id"))["m"]
+        next_id = LOCAL_ID_MIN if largest is None else int(largest) + 1
+        if next_id > LOCAL_ID_MAX:
+            raise ValueError("the local account id range is exhausted")
+        return next_id
 
     def create_user(self, username: str, password: str | None = None, **extra: Any) -> User:
+        """Create a local account (never a gateway user: those are provisioned by ingestion)."""
         if not username:
             raise ValueError("username is required")
+        if LOCAL_NAME_FORBIDDEN in username:
+            raise ValidationError(MSG_LOCAL_NAME, code="local_name")
+        extra["is_local"] = True
         with transaction.atomic():
             if extra.get("id") is None:
-                extra["id"] = self.next_id()
+                extra["id"] = self.next_local_id()
+            elif not LOCAL_ID_MIN <= extra["id"] <= LOCAL_ID_MAX:
+                raise ValueError(f"local accounts take ids from {LOCAL_ID_MIN} to {LOCAL_ID_MAX}")
             user = self.model(username=username, **extra)
             if password:
                 user.set_password(password)
@@ -57,7 +76,12 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser):
-    """A user of the gateway. `id` is the gateway's user id (new-api `users.id`)."""
+    """A gateway user or a local account (docs/auth.md "Users").
+
+    A gateway user is provisioned by ingestion; `id` is the gateway's user id (new-api
+    `users.id`), below `LOCAL_ID_MIN`, and the gateway's events name it. A local account
+    (`is_local`: createsuperuser, the admin, the demo login) has an id in the local range, which
+    events may not carry, so no event creates, renames or logs in as one."""
 
     id = models.BigIntegerField(primary_key=True)
     username = models.CharField(max_length=64, unique=True)
@@ -67,6 +91,12 @@ class User(AbstractBaseUser):
     group = models.CharField(max_length=64, blank=True, default="default")
     date_joined = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    is_local = models.BooleanField(
+        "local account",
+        default=False,
+        editable=False,
+        help_text="Made here (createsuperuser, the admin), not by a gateway's events.",
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -82,6 +112,12 @@ class User(AbstractBaseUser):
                 condition=Q(status__in=Status.values), name="users_status_valid"
             ),
             models.CheckConstraint(condition=Q(id__gt=0), name="users_id_positive"),
+            # What lets ingestion refuse local accounts by the id alone, with no query: an event
+            # may carry only ids below LOCAL_ID_MIN (logs.events).
+            models.CheckConstraint(
+                condition=Q(is_local=False) | Q(id__gte=LOCAL_ID_MIN, id__lte=LOCAL_ID_MAX),
+                name="users_local_id_range",
+            ),
         ]
 
     def __str__(self) -> str:

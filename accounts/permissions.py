@@ -14,6 +14,7 @@ from accounts.authentication import (
     MSG_HEADER_MISMATCH,
     MSG_HEADER_MISSING,
     MSG_INGEST_ONLY,
+    MSG_INGEST_OWNER,
     MSG_INGEST_REQUIRED,
     MSG_INSUFFICIENT,
     MSG_NOT_LOGGED_IN,
@@ -40,8 +41,9 @@ def new_api_user_header(value: str | None) -> int | None:
 
 
 class GatewayPermission(BasePermission):
-    """Checks, in new-api's order: logged in, New-Api-User (new-api family only), banned, scope,
-    role. Views declare `min_role`, `required_scope` and `requires_new_api_user`."""
+    """Checks, in new-api's order: logged in, New-Api-User (new-api family only), banned, scope
+    (and an ingest token's owner role), role. Views declare `min_role`, `required_scope` and
+    `requires_new_api_user`."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
@@ -59,6 +61,10 @@ class GatewayPermission(BasePermission):
         if required_scope == Scope.INGEST:
             if token is None or token.scope != Scope.INGEST:
                 raise exceptions.PermissionDenied(MSG_INGEST_REQUIRED)
+            # An ingest token writes logs for every user id: checked on each request, so a
+            # token made before its owner's demotion (or by an old create_credential) is dead.
+            if user.role < Role.ADMIN:
+                raise exceptions.PermissionDenied(MSG_INGEST_OWNER)
         elif token is not None and token.scope != Scope.READ:
             raise exceptions.PermissionDenied(MSG_INGEST_ONLY)
         if user.role < getattr(view, "min_role", Role.COMMON):

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import login_required
 from accounts.forms import AccessTokenCreateForm, LoginForm
 from accounts.models import AccessToken, User
-from accounts.services import access_token_create, access_token_revoke
+from accounts.services import AccessTokenRefused, access_token_create, access_token_revoke
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,13 @@ def token_create(request: HttpRequest) -> HttpResponse:
     form = AccessTokenCreateForm(request.POST, user=user)
     if not form.is_valid():
         return render(request, "accounts/account.html", _account_context(request, form))
-    token, secret = access_token_create(
-        user=user, scope=form.cleaned_data["scope"], name=form.cleaned_data["name"]
-    )
+    try:
+        token, secret = access_token_create(
+            user=user, scope=form.cleaned_data["scope"], name=form.cleaned_data["name"], actor=user
+        )
+    except AccessTokenRefused as refusal:
+        form.add_error("scope", str(refusal))
+        return render(request, "accounts/account.html", _account_context(request, form))
     response = render(request, "accounts/token_created.html", {"token": token, "secret": secret})
     add_never_cache_headers(response)
     patch_cache_control(response, no_store=True)

@@ -17,12 +17,20 @@ import orjson
 from django.core.exceptions import ValidationError
 from django.utils.ipv6 import clean_ipv6_address
 
+from accounts.ids import GATEWAY_ID_MAX
+
 MAX_BATCH = 1000
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FUTURE_SECONDS = 300
 MAX_OTHER_BYTES = 16 * 1024
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1  # logs.use_time is an integer column
+# Ids above GATEWAY_ID_MAX are local accounts' (accounts.ids): no event may create, rename or
+# write for one, and refusing by the id alone costs no query.
+MSG_USER_ID_LOCAL = (
+    f"user_id: must be <= {GATEWAY_ID_MAX} (larger ids are reserved for local accounts, which "
+    "events may not name)"
+)
 
 # field -> max length; every string may be empty except username (1..64).
 STRING_FIELDS: tuple[tuple[str, int], ...] = (
@@ -272,7 +280,9 @@ def event_parse(raw: Any, *, now: int) -> LogEvent | list[str]:
     user_id = get("user_id")
     if user_id is None and "user_id" not in raw:
         errors.append("user_id: required")
-    elif type(user_id) is not int or not 0 < user_id <= MAX_BIGINT:
+    elif type(user_id) is int and user_id > GATEWAY_ID_MAX:
+        errors.append(MSG_USER_ID_LOCAL)
+    elif type(user_id) is not int or user_id < 1:
         errors.append(_int_problem("user_id", user_id, 1))
 
     log_type = get("type", 2)

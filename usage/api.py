@@ -56,8 +56,8 @@ INGEST_RESULT = inline_serializer(
 
 
 class LogCollectionView(NewApiView):
-    """`/api/log/`: POST ingests (ingest token, no New-Api-User); GET lists and DELETE purges
-    (admin, new-api rules)."""
+    """`/api/log/`: POST ingests (ingest token of an admin or root, no New-Api-User); GET lists
+    and DELETE purges (admin, new-api rules)."""
 
     min_role = Role.ADMIN
 
@@ -65,7 +65,6 @@ class LogCollectionView(NewApiView):
         if request.method == "POST":
             self.requires_new_api_user = False
             self.required_scope = Scope.INGEST
-            self.min_role = Role.COMMON
         super().initial(request, *args, **kwargs)
 
     @LOG_LIST_SCHEMA

@@ -102,7 +102,7 @@ class DemoUser:
     ips: tuple[str, ...]
 
 
-# Ids from 101 so that local accounts (createsuperuser takes the next free id) never collide.
+# Gateway user ids (local accounts have ids of their own range, accounts.ids); from 101.
 USERS: tuple[DemoUser, ...] = (
     DemoUser(101, "alice", "vip", 0.26, ((11, "prod-backend"), (12, "staging")),
              (("gpt-4o", 0.35), ("gpt-4o-mini", 0.3), ("gpt-4.1", 0.15),

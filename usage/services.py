@@ -15,6 +15,7 @@ import orjson
 from django.contrib.auth.hashers import make_password
 from django.db import DataError, connection, models, transaction
 
+from accounts.ids import GATEWAY_ID_MAX
 from accounts.models import Channel, User
 from logs.events import LogEvent
 from logs.models import LOG_COLUMNS, IngestKey, Log
@@ -103,16 +104,24 @@ def users_provision(*, events: Sequence[LogEvent]) -> None:
 
     The newest event wins: a name applies only if its event is not older than the user's
     `last_seen_at` (a late retry of an old batch does not undo a rename). The gateway's
-    usernames are unique, so the local holder of a name that another id carries in a newer
+    usernames are unique, so the holder here of a name that another id carries in a newer
     event is stale (renamed on the gateway since): it gives the name up and is called
     "<name>#<id>" until its own next event. When the holder was seen later than the claiming
-    event, the claimant is the stale one and gets "<name>#<id>" (docs/ingest.md)."""
+    event, the claimant is the stale one and gets "<name>#<id>". A local account never gives up
+    its name: a gateway user whose events carry it is called "<name>#<id>" (docs/ingest.md).
+
+    Events never carry a local account's id (`logs.events` refuses ids above GATEWAY_ID_MAX,
+    and local accounts live there), so no event creates, renames or writes for one."""
     _users_touch(_users_sync(_newest_per_key(events, "user_id", "username")))
 
 
 def _users_sync(wanted: dict[int, tuple[int, str]]) -> dict[int, int]:
     """Create and rename (see users_provision); returns the users whose `last_seen_at` should
     move forward (id -> Unix time), for `_users_touch` at the end of the transaction."""
+    if any(uid > GATEWAY_ID_MAX for uid in wanted):
+        # `event_parse` refuses these; a caller that built events itself must not write for a
+        # local account.
+        raise ValueError(f"user ids above {GATEWAY_ID_MAX} are local accounts'")
     known = _users_known(list(wanted))
     candidates: dict[int, tuple[int, str]] = {}
     touched: dict[int, int] = {}
@@ -126,7 +135,9 @@ def _users_sync(wanted: dict[int, tuple[int, str]]) -> dict[int, int]:
         elif ts - seen > LAST_SEEN_RESOLUTION:
             touched[uid] = ts
     if candidates:
-        _users_claim_names(candidates, known)
+        for uid in _users_claim_names(candidates, known):
+            if candidates[uid][0] - known[uid][1] > LAST_SEEN_RESOLUTION:
+                touched[uid] = candidates[uid][0]
     return touched
 
 
@@ -182,21 +193,33 @@ def _stale_name(name: str, uid: int) -> str:
 
 def _users_claim_names(
     candidates: dict[int, tuple[int, str]], known: dict[int, tuple[str, int]]
-) -> None:
-    """Create and rename the `candidates` (id -> (event time, name)); see users_provision."""
-    holder_of: dict[str, tuple[int, int]] = {
-        name: (uid, int(seen.timestamp()) if seen else 0)
-        for uid, name, seen in User.objects.filter(
+) -> set[int]:
+    """Create and rename the `candidates` (id -> (event time, name)); see users_provision.
+    Returns the known candidates that kept their names (their `last_seen_at` may still move)."""
+    holder_of: dict[str, tuple[int, int, bool]] = {
+        name: (uid, int(seen.timestamp()) if seen else 0, is_local)
+        for uid, name, seen, is_local in User.objects.filter(
             username__in={name for _, name in candidates.values()}
-        ).values_list("id", "username", "last_seen_at")
+        ).values_list("id", "username", "last_seen_at", "is_local")
     }
-    losers: set[int] = set()
+    # A local account's name is never a gateway user's, whatever the events' times: its
+    # claimants are called "<name>#<id>" (and stay so while their events carry that name).
+    shadowed = {
+        uid for uid, (_, name) in candidates.items() if (held := holder_of.get(name)) and held[2]
+    }
+    shadow_moves = {
+        uid: stale
+        for uid in sorted(shadowed)
+        if uid in known and known[uid][0] != (stale := _stale_name(candidates[uid][1], uid))
+    }
+    losers: set[int] = set(shadowed)
     while True:  # ends: `losers` only grows, and is bounded by the candidates
         winners: dict[str, tuple[int, int]] = {}
         for uid, (ts, name) in sorted(candidates.items()):
             if uid not in losers and (name not in winners or ts >= winners[name][0]):
                 winners[name] = (ts, uid)
-        moving = {uid for _, uid in winners.values() if uid in known}  # they leave their names
+        # They leave their names.
+        moving = {uid for _, uid in winners.values() if uid in known} | shadow_moves.keys()
         beaten = {
             uid
             for name, (ts, uid) in winners.items()
@@ -208,7 +231,7 @@ def _users_claim_names(
         if not beaten:
             break
         losers |= beaten
-    final = {uid: name for name, (_, uid) in winners.items()}
+    final = {uid: name for name, (_, uid) in winners.items()} | shadow_moves
 
     first_pass: list[User] = []
     for name, (ts, uid) in winners.items():
@@ -249,6 +272,7 @@ def _users_claim_names(
     if new:
         # ignore_conflicts: a concurrent batch may have created the same user first.
         User.objects.bulk_create(new, ignore_conflicts=True)
+    return {uid for uid in candidates if uid in known and uid not in moving}
 
 
 def channels_provision(*, events: Sequence[LogEvent]) -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts.authentication import MSG_BANNED, MSG_INVALID_TOKEN
+from accounts.ids import LOCAL_ID_MIN
 from accounts.models import AccessToken, Channel, Role, Scope, Status, User
 from tests.factories import log_event
 from tests.typed_factories import token_make, user_make
@@ -137,7 +138,9 @@ def test_user_list_filters_and_searches(root_client):
     assert names("group=vip") == ["alice"]
 
 
-def test_admin_creates_a_local_user_with_the_next_id(root_client):
+def test_admin_creates_a_local_account_with_an_id_in_the_local_range(root_client):
+    user_make(id=41, username="gateway-user")
+
     response = root_client.post(
         "/admin/accounts/user/add/",
         {
@@ -149,7 +152,8 @@ def test_admin_creates_a_local_user_with_the_next_id(root_client):
     )
     assert response.status_code == 302
     carol = User.objects.get(username="carol")
-    assert carol.pk == 3 and carol.check_password("a-long-pass-phrase-9")
+    assert (carol.pk, carol.is_local) == (LOCAL_ID_MIN, True)
+    assert carol.check_password("a-long-pass-phrase-9")
 
 
 def test_channel_names_are_editable_in_the_list(root_client, ingest):

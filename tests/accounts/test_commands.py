@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from accounts.ids import LOCAL_ID_MIN
 from accounts.models import AccessToken, Role, Status, User
 from tests.factories import UserFactory
 
@@ -30,13 +31,17 @@ def test_createsuperuser_creates_a_root_user(db, monkeypatch):
     assert Client().login(username="operator", password="a-long-root-password")
 
 
-def test_createsuperuser_takes_the_id_after_the_largest(db, monkeypatch):
-    UserFactory.create(id=41)
+def test_createsuperuser_takes_the_next_id_of_the_local_range(db, monkeypatch):
+    UserFactory.create(id=41)  # a gateway user
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-root-password")
 
     run("createsuperuser", "--noinput", "--username", "operator")
+    run("createsuperuser", "--noinput", "--username", "operator2")
 
-    assert User.objects.get(username="operator").id == 42
+    assert list(User.objects.filter(is_local=True).values_list("username", "id")) == [
+        ("operator", LOCAL_ID_MIN),
+        ("operator2", LOCAL_ID_MIN + 1),
+    ]
 
 
 @pytest.mark.parametrize("scope", ["read", "ingest"])
@@ -109,6 +114,7 @@ def test_ensure_demo_login_creates_a_root_login_and_prints_it(db):
     assert out.strip() == "login: demo / password: tokenledger-demo"
     demo = User.objects.get(username="demo")
     assert (demo.role, demo.status) == (Role.ROOT, Status.ENABLED)
+    assert (demo.id, demo.is_local) == (LOCAL_ID_MIN, True)  # a local account
     assert Client().login(username="demo", password="tokenledger-demo")
 
 
@@ -146,7 +152,7 @@ def test_ensure_demo_login_as_a_provisioned_user_makes_it_a_root_login(db):
 
     assert out.strip() == "login: alice / password: tokenledger-demo"
     alice = User.objects.get(id=101)
-    assert alice.role == Role.ROOT
+    assert (alice.role, alice.is_local) == (Role.ROOT, False)  # a gateway user given a login
     assert Client().login(username="alice", password="tokenledger-demo")
     assert not User.objects.filter(username="demo").exists()
 
@@ -160,6 +166,17 @@ def test_ensure_demo_login_as_a_user_with_a_password_creates_demo_instead(db):
     assert "has a password of its own" in err
     real.refresh_from_db()
     assert real.role == Role.COMMON
+
+
+def test_ensure_demo_login_as_a_local_account_creates_demo_instead(db):
+    User.objects.create_user("ops", None, role=Role.ADMIN)
+
+    out, err = run("ensure_demo_login", "--as", "ops")
+
+    assert out.strip() == "login: demo / password: tokenledger-demo"
+    assert "is a local account, not a gateway user" in err
+    ops = User.objects.get(username="ops")
+    assert (ops.role, ops.has_usable_password()) == (Role.ADMIN, False)
 
 
 def test_ensure_demo_login_refuses_in_production(db, settings):

@@ -28,8 +28,9 @@ class Command(BaseCommand):
             metavar="USERNAME",
             help=(
                 "make this gateway user the demo login instead, so that its own dashboard shows "
-                "its demo data; only a user provisioned from logs (no password yet) or an earlier "
-                "demo login qualifies; otherwise 'demo' is created as usual"
+                "its demo data; only a gateway user provisioned from logs (no password yet) or an "
+                "earlier demo login qualifies; otherwise 'demo' is created as usual (a local "
+                "account)"
             ),
         )
 
@@ -64,9 +65,15 @@ class Command(BaseCommand):
         self.stdout.write(f"login: {DEMO_USERNAME} / password: {password}")
 
     def _adopt(self, username: str, password: str) -> bool:
-        """Turn a provisioned gateway user into the demo login; False when it does not qualify."""
+        """Turn a provisioned gateway user into the demo login; False when it does not qualify.
+
+        It stays a gateway user given a login (docs/auth.md "Users"): the demo's events keep
+        naming it, and its own logs are what its dashboard shows."""
         user = User.objects.filter(username=username).first()
         if user is None:
+            return False
+        if user.is_local:
+            self.stderr.write(f"User {username!r} is a local account, not a gateway user.")
             return False
         if user.display_name != DEMO_DISPLAY_NAME and user.has_usable_password():
             self.stderr.write(f"User {username!r} has a password of its own; left unchanged.")

@@ -23,8 +23,19 @@ MAX_BATCH = 1000
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FUTURE_SECONDS = 300
 MAX_OTHER_BYTES = 16 * 1024
-MAX_BIGINT = 2**63 - 1
-MAX_INT = 2**31 - 1  # logs.use_time is an integer column
+MAX_BIGINT = 2**63 - 1  # identifiers (user, token, channel ids): never summed
+
+# Bounds of the counters that are summed (rollups, statistics, new-api's token_used); the
+# reasoning is in docs/ingest.md, "Bounds". A sum counts at most SUM_CAPACITY events, each
+# adding at most 2^31 - 1 to it (also to a sum of token classes: MAX_TOKENS), so no sum leaves
+# the signed 64-bit range of the BIGINT columns and of SQLite's integers. 2^31 - 1 is also what
+# the gateways' own columns hold (new-api's ClickHouse Int32, sub2api's INT).
+SUM_CAPACITY = 2**32
+MAX_COUNTER = 2**31 - 1
+MAX_TOKENS = MAX_COUNTER  # prompt + completion + cache read + cache creation of one event
+MAX_DURATION_MS = MAX_COUNTER  # 24.8 days
+MAX_USE_TIME = MAX_DURATION_MS // 1000  # seconds: use_time * 1000 becomes duration_ms
+
 # Ids above GATEWAY_ID_MAX are local accounts' (accounts.ids): no event may create, rename or
 # write for one, and refusing by the id alone costs no query.
 MSG_USER_ID_LOCAL = (
@@ -42,15 +53,21 @@ STRING_FIELDS: tuple[tuple[str, int], ...] = (
     ("content", 4096),
     ("endpoint", 128),
 )
-# Non-negative bigint counters defaulting to 0 (`channel_id` apart: it has an alias).
-COUNTER_FIELDS = (
-    "token_id",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-)
+# Non-negative integers defaulting to 0 (`channel_id` apart: it has an alias; `use_time`,
+# `duration_ms` and `first_token_ms` apart: they derive each other or are nullable): the token
+# classes, each within MAX_TOKENS and together too, and the others with their maxima.
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens")
+OTHER_COUNTERS: tuple[tuple[str, int], ...] = (("token_id", MAX_BIGINT), ("quota", MAX_COUNTER))
+COUNTER_FIELDS = (*(name for name, _ in OTHER_COUNTERS), *TOKEN_FIELDS)
+# The maxima that keep the sums exact (use_time's through duration_ms = use_time * 1000), for
+# docs/ingest.md's table and the ingest operation's description.
+SUMMED_BOUNDS: dict[str, int] = {
+    "quota": MAX_COUNTER,
+    **dict.fromkeys(TOKEN_FIELDS, MAX_TOKENS),
+    "use_time": MAX_USE_TIME,
+    "duration_ms": MAX_DURATION_MS,
+    "first_token_ms": MAX_DURATION_MS,
+}
 KNOWN_FIELDS = frozenset(
     {
         *(name for name, _ in STRING_FIELDS),
@@ -293,14 +310,26 @@ def event_parse(raw: Any, *, now: int) -> LogEvent | list[str]:
             "4 (system), 5 (error), 6 (refund)"
         )  # fmt: skip
 
-    for name in COUNTER_FIELDS:
+    for name, bound in OTHER_COUNTERS:
         value = get(name, _ABSENT)
         if value is _ABSENT:
             continue
-        if type(value) is int and 0 <= value <= MAX_BIGINT:
+        if type(value) is int and 0 <= value <= bound:
             values[name] = value
         else:
-            errors.append(_int_problem(name, value, 0))
+            errors.append(_int_problem(name, value, 0, bound))
+    tokens = 0
+    for name in TOKEN_FIELDS:
+        value = get(name, _ABSENT)
+        if value is _ABSENT:
+            continue
+        if type(value) is int and 0 <= value <= MAX_TOKENS:
+            values[name] = value
+            tokens += value
+        else:
+            errors.append(_int_problem(name, value, 0, MAX_TOKENS))
+    if tokens > MAX_TOKENS:
+        errors.append(f"{' + '.join(TOKEN_FIELDS)}: must be <= {MAX_TOKENS} together, not {tokens}")
 
     channel_id = get("channel_id", 0)
     if type(channel_id) is not int or not 0 <= channel_id <= MAX_BIGINT:
@@ -317,25 +346,24 @@ def event_parse(raw: Any, *, now: int) -> LogEvent | list[str]:
 
     use_time = get("use_time", 0)
     duration_ms = get("duration_ms", 0)
-    use_time_ok = type(use_time) is int and 0 <= use_time <= MAX_INT
-    duration_ok = type(duration_ms) is int and 0 <= duration_ms <= MAX_BIGINT
+    use_time_ok = type(use_time) is int and 0 <= use_time <= MAX_USE_TIME
+    duration_ok = type(duration_ms) is int and 0 <= duration_ms <= MAX_DURATION_MS
     if not use_time_ok:
-        errors.append(_int_problem("use_time", use_time, 0, MAX_INT))
+        errors.append(_int_problem("use_time", use_time, 0, MAX_USE_TIME))
     if not duration_ok:
-        errors.append(_int_problem("duration_ms", duration_ms, 0))
+        errors.append(_int_problem("duration_ms", duration_ms, 0, MAX_DURATION_MS))
     if use_time_ok and duration_ok:
+        # Either derived value stays within the other's bound (MAX_USE_TIME's definition).
         if "use_time" not in raw:
             use_time = duration_ms // 1000
-            if use_time > MAX_INT:
-                errors.append(f"duration_ms: must be <= {MAX_INT * 1000 + 999}")
         elif "duration_ms" not in raw:
             duration_ms = use_time * 1000
 
     first_token_ms = get("first_token_ms")
     if first_token_ms is not None and (
-        type(first_token_ms) is not int or not 0 <= first_token_ms <= MAX_BIGINT
+        type(first_token_ms) is not int or not 0 <= first_token_ms <= MAX_DURATION_MS
     ):
-        errors.append(_int_problem("first_token_ms", first_token_ms, 0))
+        errors.append(_int_problem("first_token_ms", first_token_ms, 0, MAX_DURATION_MS))
 
     is_stream = get("is_stream", False)
     if type(is_stream) is not bool:

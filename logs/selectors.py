@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.db.models import Count, F, Sum, TextField
+from django.db.models import Case, Count, F, Q, Sum, TextField, Value, When
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Coalesce
 
+from logs.events import MAX_TOKENS, SUMMED_BOUNDS, TOKEN_FIELDS
 from logs.filters import LogCursor, LogFilter
 from logs.models import LOG_COLUMNS, Log, LogType
 from logs.querysets import LogQuerySet
@@ -215,3 +217,25 @@ def logs_export_rows(
         if len(chunk) < chunk_size:
             return
         position = (chunk[-1]["created_at"], chunk[-1]["id"])
+
+
+def logs_beyond_bounds(*, start: int, end: int, shown: int = 10) -> tuple[int, list[int]]:
+    """The logs with start <= created_at < end holding a counter past the ingest bounds
+    (`logs.events`; docs/ingest.md, "Bounds"), which only logs stored before the bounds can:
+    how many, and the ids of the first `shown`. One scan of the range (verify_usage)."""
+    past = Q()
+    for name, bound in SUMMED_BOUNDS.items():
+        past |= Q(**{f"{name}__gt": bound})
+    tokens: Combinable = F(TOKEN_FIELDS[0])
+    for name in TOKEN_FIELDS[1:]:
+        tokens = tokens + F(name)
+    # The token sum only where every class is within its bound: PostgreSQL would refuse a
+    # bigint sum past 2^63 - 1, and the CASE is the one construct that orders evaluation.
+    matching = (
+        Log.objects.filter(created_at__gte=start, created_at__lt=end)
+        .alias(tokens=Case(When(past, then=Value(0)), default=tokens))
+        .filter(past | Q(tokens__gt=MAX_TOKENS))
+    )
+    count = matching.count()
+    ids = list(matching.order_by("id").values_list("id", flat=True)[:shown]) if count else []
+    return count, ids

@@ -25,7 +25,16 @@ from logs.api import (
     log_list_response,
     log_stat_filter,
 )
-from logs.events import MAX_BODY_BYTES, BatchError, LogEvent, batch_parse, event_parse
+from logs.events import (
+    MAX_BODY_BYTES,
+    MAX_TOKENS,
+    SUMMED_BOUNDS,
+    TOKEN_FIELDS,
+    BatchError,
+    LogEvent,
+    batch_parse,
+    event_parse,
+)
 from logs.filters import LogFilter
 from logs.newapi import NEW_API_ERROR, NewApiView, fail, ok
 from usage.selectors import usage_log_count, usage_log_stat
@@ -54,6 +63,15 @@ INGEST_RESULT = inline_serializer(
     },
 )
 
+# The bounds that keep every sum within 64 bits (docs/ingest.md, "Bounds").
+INGEST_DESCRIPTION = (
+    "Events are validated one by one: a bad item is listed in `errors` (its index and every "
+    "problem) and the rest of the batch is stored. The summed counters are integers >= 0 with "
+    "these maxima: "
+    + ", ".join(f"`{name}` {bound}" for name, bound in SUMMED_BOUNDS.items())
+    + f", and {' + '.join(f'`{name}`' for name in TOKEN_FIELDS)} <= {MAX_TOKENS} together."
+)
+
 
 class LogCollectionView(NewApiView):
     """`/api/log/`: POST ingests (ingest token of an admin or root, no New-Api-User); GET lists
@@ -78,6 +96,7 @@ class LogCollectionView(NewApiView):
     @extend_schema(
         operation_id="logs_ingest",
         summary="Ingest a batch of 1..1000 log events (ingest token)",
+        description=INGEST_DESCRIPTION,
         # An ingest token and no New-Api-User (see initial()). The list holds security
         # requirement objects; drf-spectacular's annotation says str, its code uses them as is.
         auth=[{"accessToken": []}],  # type: ignore[list-item]

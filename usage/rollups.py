@@ -3,8 +3,9 @@ reader shares (docs/aggregates.md). Writes are in `usage.services`, reads in `us
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import models
 
@@ -23,6 +24,11 @@ MEASURES = (
     "first_token_ms",
     "first_token_count",
 )
+
+# Where every sum saturates: the BIGINT columns' and SQLite integers' maximum. Events within the
+# ingest bounds never get there (logs.events.SUM_CAPACITY); only data stored before the bounds
+# can (docs/ingest.md, "Bounds").
+MAX_SUM = 2**63 - 1
 
 # The same sums over raw logs (SQL), for `logs AS l`.
 RAW_MEASURES = (
@@ -142,17 +148,44 @@ def quoted(names: Iterable[str]) -> str:
     return ", ".join(f'"{name}"' for name in names)
 
 
-def select_from_logs(family: Family, span: int) -> str:
+# The summed log columns of MEASURES (between the two counts), as select_from_logs sums them.
+_LOG_SUMS = (
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "duration_ms",
+    "COALESCE(first_token_ms, 0)",
+)
+SPLIT = 2**32
+
+
+def select_from_logs(family: Family, span: int, *, split: bool = False) -> str:
     """SELECT of `family`'s rows at `span` from the logs with %s <= created_at < %s: the same
-    bucketing as the ingest path (usage.buckets.bucket_of; created_at >= 0)."""
+    bucketing as the ingest path (usage.buckets.bucket_of; created_at >= 0).
+
+    `split`: each sum comes as two, of the values' high and low parts (`x / SPLIT` and
+    `x % SPLIT`; `split_join` makes MEASURES of them), which cannot overflow even where the
+    logs' sum passes 2^63 (logs stored before the ingest bounds; verify_usage on SQLite, whose
+    SUM refuses that, where PostgreSQL's numeric sum is exact)."""
     dims = quoted(family.dims)
+    if split:
+        sums = ", ".join(f"SUM({e} / {SPLIT}), SUM({e} %% {SPLIT})" for e in _LOG_SUMS)
+    else:
+        sums = ", ".join(f"SUM({e})" for e in _LOG_SUMS)
     return (
-        f"SELECT {span}, created_at - created_at %% {span}, {dims}, COUNT(*), "  # noqa: S608
-        "SUM(quota), SUM(prompt_tokens), SUM(completion_tokens), SUM(cache_read_tokens), "
-        "SUM(cache_creation_tokens), SUM(duration_ms), SUM(COALESCE(first_token_ms, 0)), "
+        f"SELECT {span}, created_at - created_at %% {span}, {dims}, COUNT(*), {sums}, "  # noqa: S608
         "COUNT(first_token_ms) FROM logs WHERE created_at >= %s AND created_at < %s "
         f"GROUP BY created_at - created_at %% {span}, {dims}"
     )
+
+
+def split_join(values: Sequence[Any]) -> tuple[int, ...]:
+    """MEASURES from the values of `select_from_logs(..., split=True)` after its keys."""
+    count, *halves, counted = values
+    pairs = zip(halves[::2], halves[1::2], strict=True)
+    return (int(count), *(int(high) * SPLIT + int(low) for high, low in pairs), int(counted))
 
 
 def select_coarser(family: Family, finer: int, span: int) -> str:

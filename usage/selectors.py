@@ -23,13 +23,15 @@ count only the logs that remain.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from django.db import connections, models, router
+from django.db import OperationalError, connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -40,6 +42,7 @@ from logs.retention import RetentionMarks
 from logs.selectors import (
     TOTAL_CAP,
     LogStat,
+    logs_beyond_bounds,
     logs_count,
     logs_quota,
     logs_rates,
@@ -49,6 +52,7 @@ from usage.buckets import BucketError, Piece, pieces, segments
 from usage.rollups import (
     DAY,
     FAMILIES,
+    MAX_SUM,
     MEASURES,
     RAW_MEASURE_COLUMNS,
     RAW_MEASURES,
@@ -61,6 +65,7 @@ from usage.rollups import (
     in_range,
     quoted,
     select_from_logs,
+    split_join,
 )
 
 DIMENSIONS = (
@@ -345,10 +350,11 @@ def _branch(
     measures: Sequence[str],
     *,
     subtract: bool = False,
+    aggregate: str = "SUM",
 ) -> tuple[str, list[Any]]:
     """The SELECT of one span of the rollup table `source` (or of the logs, span 0) over the
     pieces `chosen`, each row labelled with its output bucket, with the `measures` asked for;
-    negated when `subtract` (logs only)."""
+    negated when `subtract` (logs only). `aggregate`: see `_saturating_fetch`."""
     span = chosen[0][0]
     alias = "r" if span else "l"
     column = "r.bucket" if span else "l.created_at"
@@ -411,7 +417,9 @@ def _branch(
         # month of Kolkata days): summed here first, so that the outer GROUP BY and ORDER BY
         # sort a few rows per group instead of every log.
         sign = "-" if subtract else ""
-        select = ", ".join(keys + [f"{sign}SUM({e}) AS m{i}" for i, e in enumerate(expressions)])
+        select = ", ".join(
+            keys + [f"{sign}{aggregate}({e}) AS m{i}" for i, e in enumerate(expressions)]
+        )
         group_sql = " GROUP BY " + ", ".join(str(n) for n in range(1, len(keys) + 1))
     return (
         f"SELECT {select} FROM {from_sql} WHERE {where_sql}{group_sql}",  # noqa: S608
@@ -430,10 +438,12 @@ def _statement(
     measures: Sequence[str],
     *,
     bucketed: bool,
+    aggregate: str = "SUM",
 ) -> tuple[str, list[Any]]:
     """One SELECT summing `measures`, per output bucket and `group_by` values, over the rollup
     rows of `rolled` (one UNION ALL branch per span, from `tables[span]`) and the logs of
-    `raw`, less the logs of `minus`; the bucket is selected when `bucketed`."""
+    `raw`, less the logs of `minus`; the bucket is selected when `bucketed`. `aggregate`: see
+    `_saturating_fetch`."""
     dims = [f'"{name}"' for name in group_by]
     summed = list(measures)
     if minus and "requests" not in summed:
@@ -445,20 +455,23 @@ def _statement(
     params: list[Any] = []
     for span, chosen in sorted(by_source.items(), reverse=True):
         source = tables[span] if span else Log._meta.db_table
-        sql, branch_params = _branch(vendor, source, chosen, where, dims, summed)
+        sql, branch_params = _branch(
+            vendor, source, chosen, where, dims, summed, aggregate=aggregate
+        )
         branches.append(sql)
         params += branch_params
     having = ""
     if minus:
         sql, branch_params = _branch(
-            vendor, Log._meta.db_table, minus, where, dims, summed, subtract=True
-        )
+            vendor, Log._meta.db_table, minus, where, dims, summed, subtract=True,
+            aggregate=aggregate,
+        )  # fmt: skip
         branches.append(sql)
         params += branch_params
         # A group whose logs all lie past the end nets to zero: it has no log in the range.
-        having = f" HAVING SUM(m{summed.index('requests')}) > 0"
+        having = f" HAVING {aggregate}(m{summed.index('requests')}) > 0"
     keys = ["label"] + [f"d{i}" for i in range(len(dims))]
-    sums = [f"CAST(SUM(m{i}) AS BIGINT)" for i in range(len(measures))]
+    sums = [_total(vendor, aggregate, f"m{i}") for i in range(len(measures))]
     union = " UNION ALL ".join(branches)
     # Code-point order for text, whatever the database's collation (SQLite's is binary).
     collate = ' COLLATE "C"' if vendor == "postgresql" else ""
@@ -562,19 +575,51 @@ def usage_records(
     else:
         rolled, raw = [], [(0, lo, hi, label) for lo, hi, label in cuts]
     connection = connections[alias]
-    sql, params = _statement(
-        connection.vendor,
-        tables,
-        rolled,
-        raw,
-        minus,
-        where,
-        group_by,
-        measures,
-        bucketed=granularity is not None,
+    return _saturating_fetch(
+        connection,
+        lambda aggregate: _statement(
+            connection.vendor,
+            tables,
+            rolled,
+            raw,
+            minus,
+            where,
+            group_by,
+            measures,
+            bucketed=granularity is not None,
+            aggregate=aggregate,
+        ),
     )
+
+
+def _total(vendor: str, aggregate: str, column: str) -> str:
+    """The outer sum of `column` as a BIGINT, saturating at 2^63 - 1 (see _saturating_fetch):
+    PostgreSQL sums bigints into a numeric, which only the cast could refuse. (Not LEAST: it
+    ignores NULL, the sum of no rows.)"""
+    total = f"{aggregate}({column})"
+    if vendor == "postgresql":
+        return f"CAST(CASE WHEN {total} > {MAX_SUM} THEN {MAX_SUM} ELSE {total} END AS BIGINT)"
+    return f"CAST({total} AS BIGINT)"
+
+
+def _saturating_fetch(
+    connection: BaseDatabaseWrapper, build: Callable[[str], tuple[str, list[Any]]]
+) -> list[tuple[Any, ...]]:
+    """The rows of the statement `build(aggregate)` makes with SUM as its aggregate.
+
+    Events within the ingest bounds keep every sum below 2^63 (docs/ingest.md, "Bounds"); only
+    data stored before the bounds can pass it. PostgreSQL's sums then saturate (`_total`).
+    SQLite refuses such a SUM of integers ("integer overflow"): the statement runs again with
+    TOTAL, SQLite's floating-point sum, whose cast saturates at 2^63 - 1, so a page over such
+    data shows a number instead of an error (exact below 2^53; verify_usage names the rows)."""
+    sql, params = build("SUM")
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        try:
+            cursor.execute(sql, params)
+        except OperationalError as exc:
+            if connection.vendor != "sqlite" or "integer overflow" not in str(exc):
+                raise
+            cursor.execute(*build("TOTAL"))
         return cursor.fetchall()
 
 
@@ -701,12 +746,10 @@ def _log_sum(filters: LogFilter, where: UsageFilter, now: int, measure: str) -> 
     connection = connections[alias]
     for _ in range(3):
         since = _marks_seen.since
-        sql, params = _log_sum_statement(
-            connection.vendor, start, end + 1, since, now, where, measure
+        build = partial(
+            _log_sum_statement, connection.vendor, start, end + 1, since, now, where, measure
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            total, logs_before, rollups_before = cursor.fetchone()[:3]
+        total, logs_before, rollups_before = _saturating_fetch(connection, build)[0][:3]
         _marks_seen = RetentionMarks(logs_before or 0, rollups_before or 0)
         if _marks_seen.since == since:
             return int(total or 0)
@@ -714,7 +757,14 @@ def _log_sum(filters: LogFilter, where: UsageFilter, now: int, measure: str) -> 
 
 
 def _log_sum_statement(
-    vendor: str, start: int, stop: int, since: int, now: int, where: UsageFilter, measure: str
+    vendor: str,
+    start: int,
+    stop: int,
+    since: int,
+    now: int,
+    where: UsageFilter,
+    measure: str,
+    aggregate: str = "SUM",
 ) -> tuple[str, list[Any]]:
     """SELECT (sum of `measure` over [start, stop), logs_before, rollups_before): rollup
     buckets that start at or after `since`, raw logs for the rest. One UNION ALL branch per
@@ -735,7 +785,9 @@ def _log_sum_statement(
     logs = Log._meta.db_table
     for piece, sign, gate in terms:
         source = tables[piece[0]] if piece[0] else logs
-        sql, branch_params = _branch(vendor, source, [piece], where, [], (measure,))
+        sql, branch_params = _branch(
+            vendor, source, [piece], where, [], (measure,), aggregate=aggregate
+        )
         if gate is not None:
             # Evaluated once (no column in it): the branch's scan runs only if it holds.
             empty, stretches = gate
@@ -755,7 +807,7 @@ def _log_sum_statement(
     # 5-15 ms on the 2-core benchmark machine for a statement that runs in about 1 ms.
     serial = ", current_schema()" if vendor == "postgresql" else ""
     return (
-        f"SELECT (SELECT CAST(SUM(m0) AS BIGINT) FROM ({union}) AS u), "  # noqa: S608
+        f"SELECT (SELECT {_total(vendor, aggregate, 'm0')} FROM ({union}) AS u), "  # noqa: S608
         f"m.logs_before, m.rollups_before{serial} FROM (SELECT 1 AS one) AS o "
         f"LEFT JOIN {marks} AS m ON m.id = 1",
         params,
@@ -990,13 +1042,19 @@ class VerifyResult:
     until: int | None = None
     rows: int = 0  # rollup rows compared
     differences: list[RollupDifference] = field(default_factory=list)
+    # Logs in the range past the ingest bounds (stored before them): how many, the first ids.
+    beyond_bounds: int = 0
+    beyond_bounds_ids: list[int] = field(default_factory=list)
 
 
 def usage_verify(*, since: int | None = None, chunk_days: int = 7) -> VerifyResult:
     """Compare every rollup row from `since` (aligned down to a UTC midnight; never before
     `usage_complete_since()`, where purged logs make the rollups legitimately larger) with a
     plain GROUP BY over the raw logs, span by span, a chunk of days at a time. Returns every
-    difference: a row whose sums differ, a row the logs do not explain, a group with no row."""
+    difference: a row whose sums differ, a row the logs do not explain, a group with no row;
+    and the logs of the range past the ingest bounds, which only logs stored before them can
+    be (their sums may pass 2^63: computed exactly all the same, so that they are reported;
+    such rollup rows are saturated, or floats that older SQLite ingests made of them)."""
     result = VerifyResult()
     safe = usage_complete_since()
     if safe is None:
@@ -1006,6 +1064,8 @@ def usage_verify(*, since: int | None = None, chunk_days: int = 7) -> VerifyResu
     result.since, result.until = start, end
     step = max(1, chunk_days) * DAY
     alias = router.db_for_read(Log)
+    result.beyond_bounds, result.beyond_bounds_ids = logs_beyond_bounds(start=start, end=end)
+    split = connections[alias].vendor == "sqlite"
     with connections[alias].cursor() as cursor:
         for family in FAMILIES:
             # Rows of a span the family does not keep: nothing writes them, nothing reads them.
@@ -1032,10 +1092,13 @@ def usage_verify(*, since: int | None = None, chunk_days: int = 7) -> VerifyResu
                 width = len(family.dims)
                 expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
                 for span in family.spans:
-                    cursor.execute(select_from_logs(family, span), [lo, hi])
+                    cursor.execute(select_from_logs(family, span, split=split), [lo, hi])
                     for record in cursor.fetchall():
                         key = tuple(record[: 2 + width])
-                        expected[key] = tuple(int(value) for value in record[2 + width :])
+                        sums = record[2 + width :]
+                        expected[key] = (
+                            split_join(sums) if split else tuple(int(value) for value in sums)
+                        )
                 cursor.execute(
                     f"SELECT {quoted(family.columns)} FROM {family.table} "  # noqa: S608
                     f"WHERE {in_range(family)}",

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from django.contrib.auth.hashers import make_password
-from django.db import DataError, connection, models, transaction
+from django.db import connection, models, transaction
 
 from accounts.ids import GATEWAY_ID_MAX
 from accounts.models import Channel, User
@@ -25,6 +25,7 @@ from usage.buckets import bucket_of
 from usage.rollups import (
     DAY,
     FAMILIES,
+    MAX_SUM,
     MEASURES,
     PG_TYPES,
     Family,
@@ -40,9 +41,6 @@ from usage.selectors import usage_complete_since, usage_rollup_end
 # it moves by more than this: a busy user costs one row update per ten minutes, not one per
 # batch (renames set it exactly; see users_provision).
 LAST_SEEN_RESOLUTION = 600
-
-
-MAX_SUM = 2**63 - 1  # rollup columns are BIGINT
 
 
 @dataclass
@@ -477,15 +475,10 @@ def _rollup_rows(
             held = folded.get(key)
             folded[key] = values if held is None else tuple(map(add, held, values))
         levels[span] = sums = folded
-    rows = sorted(
+    # A batch's sums stay far below MAX_SUM: 1000 events within the ingest bounds add < 2^41.
+    return sorted(
         (span, *key, *values) for span, level in levels.items() for key, values in level.items()
     )
-    # `sums` is now the coarsest span's: the largest values. PostgreSQL raises the same on an
-    # overflow against a stored row (SQLite would turn the sum into a float: counters near
-    # 2**63 are not usage a gateway reports).
-    if any(value > MAX_SUM for held in sums.values() for value in held):
-        raise DataError("a usage sum exceeds the 64-bit range; nothing of the batch was stored")
-    return rows
 
 
 def _rollup_upsert(family: Family, rows: list[tuple[Any, ...]]) -> None:
@@ -493,8 +486,15 @@ def _rollup_upsert(family: Family, rows: list[tuple[Any, ...]]) -> None:
     table = quote(family.table)
     columns = ", ".join(quote(name) for name in family.columns)
     key = ", ".join(quote(name) for name in ("span", "bucket", *family.dims))
+    # Saturating: a stored sum that would pass MAX_SUM stays at it (verify_usage reports the
+    # row), where PostgreSQL would refuse every batch adding to the row (a poison batch the
+    # gateway retries forever) and SQLite would turn the sum into a float. Never more than a
+    # comparison: the bounds keep new events far from it.
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
     add = ", ".join(
-        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in MEASURES
+        f"{quote(name)} = {least}({table}.{quote(name)}, {MAX_SUM} - excluded.{quote(name)})"
+        f" + excluded.{quote(name)}"
+        for name in MEASURES
     )
     if connection.vendor == "postgresql":
         # The rows travel as one JSON array of arrays, serialized by orjson in C: psycopg

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             self.stdout.write("No raw logs: nothing to compare the rollups with.")
             return
         span = f"{day_text(result.since)} .. {day_text(result.until - 1)} (UTC)"
-        if not result.differences:
+        if not result.differences and not result.beyond_bounds:
             self.stdout.write(f"OK: {result.rows} rollup rows match the raw logs, {span}.")
             return
         for difference in result.differences[:SHOWN]:
@@ -55,7 +55,22 @@ class Command(BaseCommand):
         more = len(result.differences) - SHOWN
         if more > 0:
             self.stdout.write(f"... and {more} more")
+        problems = []
+        if result.differences:
+            problems.append(f"{len(result.differences)} rollup rows differ from the raw logs")
+        if result.beyond_bounds:
+            ids = ", ".join(str(log_id) for log_id in result.beyond_bounds_ids)
+            shown = len(result.beyond_bounds_ids)
+            self.stdout.write(
+                f"{result.beyond_bounds} logs hold counters past the ingest bounds (stored "
+                f"before them; docs/ingest.md, Bounds), ids {ids}"
+                + (" ..." if result.beyond_bounds > shown else "")
+            )
+            problems.append(
+                f"{result.beyond_bounds} logs are past the ingest bounds (correct or delete "
+                "them first)"
+            )
         raise CommandError(
-            f"{len(result.differences)} rollup rows differ from the raw logs, {span}; "
-            "python manage.py rebuild_usage --since <day> recomputes them."
+            f"{'; '.join(problems)}, {span}; "
+            "python manage.py rebuild_usage --since <day> recomputes the rollups."
         )

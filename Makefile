@@ -81,17 +81,17 @@ static: deps assets ## Collect the static files for whitenoise
 
 # --- running --------------------------------------------------------------------------------
 
-# gunicorn + whitenoise rather than runserver: the same server and static files as in
-# production, and two processes exercise the SQLite locking the gateway's writes meet. No
-# gunicorn access log: the app logs one JSON line per request (REQUEST_LOG).
+# gunicorn + whitenoise rather than runserver: the same server, limits (config/gunicorn.conf.py)
+# and static files as in production, and two processes exercise the SQLite locking the gateway's
+# writes meet. No gunicorn access log: the app logs one JSON line per request (REQUEST_LOG).
 run: demo static ## Set everything up and serve http://127.0.0.1:8000/ with demo data
 	@echo
 	@echo "  Tokenledger: http://$(HOST):$(PORT)/"
 	@$(PY) manage.py ensure_demo_login --as alice 2>&1 | sed 's/^/  /'
 	@echo "  API docs:    http://$(HOST):$(PORT)/api/docs/"
 	@echo
-	@exec $(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \
-		--workers $(WORKERS) --threads $(THREADS) --graceful-timeout 5
+	@exec $(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi:application \
+		--bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) --graceful-timeout 5
 
 dev: demo ## Like run, but Django's auto-reloading runserver with DEBUG=1
 	@$(PY) manage.py ensure_demo_login

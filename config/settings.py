@@ -266,6 +266,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.schema.request_truths",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "NewApiSuccessEnum": "accounts.newapi.SUCCESS_CHOICES",
+        "NewApiFailureEnum": "accounts.newapi.FAILURE_CHOICES",
+    },
 }
 
 # Business settings (API.md section 8).

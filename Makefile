@@ -29,7 +29,7 @@ CHROMIUM ?= /usr/bin/chromium
 BENCH_ARGS ?=
 
 .PHONY: help run dev test deps assets migrate demo static lint format types \
-	test-sqlite test-postgres test-browser test-clock bench clean distclean
+	test-sqlite test-postgres test-schema test-browser test-clock bench clean distclean
 
 help: ## List the targets
 	@echo "Tokenledger: make run (serve with demo data), make test (everything CI runs)"
@@ -81,17 +81,17 @@ static: deps assets ## Collect the static files for whitenoise
 
 # --- running --------------------------------------------------------------------------------
 
-# gunicorn + whitenoise rather than runserver: the same server and static files as in
-# production, and two processes exercise the SQLite locking the gateway's writes meet. No
-# gunicorn access log: the app logs one JSON line per request (REQUEST_LOG).
+# gunicorn + whitenoise rather than runserver: the same server, limits (config/gunicorn.conf.py)
+# and static files as in production, and two processes exercise the SQLite locking the gateway's
+# writes meet. No gunicorn access log: the app logs one JSON line per request (REQUEST_LOG).
 run: demo static ## Set everything up and serve http://127.0.0.1:8000/ with demo data
 	@echo
 	@echo "  Tokenledger: http://$(HOST):$(PORT)/"
 	@$(PY) manage.py ensure_demo_login --as alice 2>&1 | sed 's/^/  /'
 	@echo "  API docs:    http://$(HOST):$(PORT)/api/docs/"
 	@echo
-	@exec $(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \
-		--workers $(WORKERS) --threads $(THREADS) --graceful-timeout 5
+	@exec $(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi:application \
+		--bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) --graceful-timeout 5
 
 dev: demo ## Like run, but Django's auto-reloading runserver with DEBUG=1
 	@$(PY) manage.py ensure_demo_login
@@ -99,7 +99,7 @@ dev: demo ## Like run, but Django's auto-reloading runserver with DEBUG=1
 
 # --- checking -------------------------------------------------------------------------------
 
-test: deps assets lint types test-sqlite test-postgres test-browser ## Lint, types, tests on SQLite and PostgreSQL, browser tests
+test: deps assets lint types test-sqlite test-postgres test-schema test-browser ## Lint, types, tests on SQLite and PostgreSQL, schema fuzzing, browser tests
 
 lint: deps ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
@@ -142,6 +142,14 @@ test-postgres: deps ## pytest on PostgreSQL (PG_TEST_URL; SKIP_POSTGRES=1 skips 
 		export DATABASE_URL='$(PG_TEST_URL)' DATABASE_REPLICA_URL='$(PG_TEST_URL)'; \
 		$(REPLICA_RUN); \
 	fi
+
+# schemathesis over the whole OpenAPI schema against a gunicorn that tests/fuzz/run.sh starts on
+# a fresh SQLite database with a fixture (an admin, a common user, an ingest token, demo logs),
+# with each of their credentials; any 5xx or conformance failure fails it. A fixed seed, about
+# 3 minutes; the server is stopped and its database removed however the run ends.
+test-schema: deps ## schemathesis over the OpenAPI schema against a live server (tests/fuzz/)
+	@echo "=== schemathesis over the OpenAPI schema (SQLite) ==="
+	PY='$(PY)' bash tests/fuzz/run.sh
 
 # Browser tests are the ones marked `browser`; they drive Debian's Chromium ($(CHROMIUM),
 # exported as CHROMIUM_PATH) through Playwright. Chromium is installed only when such tests

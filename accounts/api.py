@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from accounts.newapi import NEW_API_ERROR, NewApiView, ok
+from accounts.newapi import NEW_API_ERROR, NewApiView, envelope_schema, ok
 from accounts.permissions import gateway_user
 
 
@@ -26,14 +26,7 @@ class UserSelfView(NewApiView):
         operation_id="user_self",
         summary="The calling user (new-api UserAuth)",
         responses={
-            200: inline_serializer(
-                "UserSelfResponse",
-                {
-                    "success": serializers.BooleanField(),
-                    "message": serializers.CharField(),
-                    "data": UserSelfSerializer(),
-                },
-            ),
+            200: envelope_schema("UserSelfResponse", UserSelfSerializer()),
             401: NEW_API_ERROR,
             403: NEW_API_ERROR,
         },

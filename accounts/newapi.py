@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.http import Http404
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,10 +24,50 @@ from accounts.permissions import GatewayPermission
 
 logger = logging.getLogger(__name__)
 
-# The body of every refusal and business error, for the OpenAPI schema.
+# --- OpenAPI ---------------------------------------------------------------------------------
+# A new-api 200 is either the success envelope or an error (bad input is HTTP 200 with
+# `success: false`), so the schema gives `success` one value in each: the two shapes of a
+# `oneOf` then never both match one body.
+
+
+# The choice sets of the two, so that drf-spectacular names their enum components
+# (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]) instead of warning about two sets both named
+# "success".
+SUCCESS_CHOICES = [(True, True)]
+FAILURE_CHOICES = [(False, False)]
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class SuccessField(serializers.BooleanField):
+    """`success` of the success envelope: always true."""
+
+
+@extend_schema_field({"type": "boolean", "enum": [False]})
+class FailureField(serializers.BooleanField):
+    """`success` of an error: always false."""
+
+
+# The body of every refusal and business error.
 NEW_API_ERROR = inline_serializer(
-    "NewApiError", {"success": serializers.BooleanField(), "message": serializers.CharField()}
+    "NewApiError",
+    {"success": FailureField(), "message": serializers.CharField(help_text="the reason")},
 )
+
+
+def envelope_schema(name: str, data: serializers.Field) -> serializers.Serializer:
+    """A success body: `{"success": true, "message": "", "data": <data>}`."""
+    return inline_serializer(
+        name, {"success": SuccessField(), "message": serializers.CharField(), "data": data}
+    )
+
+
+def or_error(name: str, success: serializers.Serializer) -> PolymorphicProxySerializer:
+    """A 200 of the family: the success body or the error shape (exactly one of them)."""
+    return PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[success, NEW_API_ERROR],
+        resource_type_field_name=None,
+    )
 
 
 def ok(data: Any = None) -> Response:

@@ -247,6 +247,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only (every client of every family sends JSON), read by orjson: a deeply nested body
+    # is a 400, not a RecursionError (accounts/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -263,6 +266,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.schema.request_truths",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "NewApiSuccessEnum": "accounts.newapi.SUCCESS_CHOICES",
+        "NewApiFailureEnum": "accounts.newapi.FAILURE_CHOICES",
+    },
 }
 
 # Business settings (API.md section 8).

@@ -3,10 +3,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from accounts.api import UserSelfView
+from accounts.schema import RedocView, SchemaView, SwaggerView
 from accounts.views import healthz
 from logs.api import (
     LogExportView,
@@ -74,9 +74,9 @@ urlpatterns = [
     path("api/user/self", UserSelfView.as_view(), name="user-self"),
     # operability
     path("healthz", healthz, name="healthz"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
     # HTML pages (UI.md)
     path("login/", account_views.LoginView.as_view(), name="login"),

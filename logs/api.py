@@ -20,7 +20,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
     inline_serializer,
 )
@@ -42,7 +41,15 @@ from logs.filters import (
     LogSelfPageParams,
     errors_message,
 )
-from logs.newapi import NEW_API_ERROR, NewApiError, NewApiView, fail, ok
+from logs.newapi import (
+    NEW_API_ERROR,
+    NewApiError,
+    NewApiView,
+    envelope_schema,
+    fail,
+    ok,
+    or_error,
+)
 from logs.selectors import PageTooDeep, logs_page, logs_search
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
 from logs.services import logs_delete_before
@@ -83,23 +90,6 @@ def _scope(request: Request, admin: bool) -> int | None:
 # --- OpenAPI -------------------------------------------------------------------------------
 
 
-def envelope_schema(name: str, data: serializers.Field) -> serializers.Serializer:
-    """A success body: `{"success": true, "message": "", "data": <data>}`."""
-    return inline_serializer(
-        name,
-        {"success": serializers.BooleanField(), "message": serializers.CharField(), "data": data},
-    )
-
-
-def _or_error(name: str, success: serializers.Serializer) -> PolymorphicProxySerializer:
-    # Bad input is HTTP 200 with success:false (new-api), so a 200 is one of the two shapes.
-    return PolymorphicProxySerializer(
-        component_name=name,
-        serializers=[success, NEW_API_ERROR],
-        resource_type_field_name=None,
-    )
-
-
 def _page_schema(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:
     return envelope_schema(
         f"{name}Response",
@@ -122,7 +112,7 @@ def _page_schema(name: str, item: type[serializers.Serializer]) -> serializers.S
     )
 
 
-REFUSALS = {
+REFUSALS: dict[int | tuple[int, str], Any] = {
     401: OpenApiResponse(NEW_API_ERROR, description="not logged in, bad New-Api-User"),
     403: OpenApiResponse(NEW_API_ERROR, description="banned, or role too low"),
     503: OpenApiResponse(NEW_API_ERROR, description="the database did not answer in time"),
@@ -143,8 +133,14 @@ STAT_DATA = inline_serializer(
 CSV_RESPONSE = OpenApiResponse(
     OpenApiTypes.STR,
     description="text/csv, UTF-8, header row, newest first, every match (streamed). "
-    "Bad input: the JSON error shape.",
+    "Bad input: HTTP 200 with the JSON error shape (application/json).",
 )
+# Bad input on an export: no CSV but new-api's error, still HTTP 200.
+EXPORT_RESPONSES: dict[int | tuple[int, str], Any] = {
+    (200, "text/csv"): CSV_RESPONSE,
+    (200, "application/json"): NEW_API_ERROR,
+    **REFUSALS,
+}
 
 LOG_LIST_SCHEMA = extend_schema(
     operation_id="logs_list",
@@ -155,7 +151,7 @@ LOG_LIST_SCHEMA = extend_schema(
     "with `success: false` and the reason.",
     parameters=[LogPageParams],
     responses={
-        200: _or_error("LogPageOrError", _page_schema("LogPage", LogItemSerializer)),
+        200: or_error("LogPageOrError", _page_schema("LogPage", LogItemSerializer)),
         **REFUSALS,
     },
     examples=[ERROR_EXAMPLE],
@@ -167,7 +163,7 @@ LOG_DELETE_SCHEMA = extend_schema(
     "delete keeps what it deleted; run it again to finish). Usage statistics are not reduced.",
     parameters=[LogDeleteParams],
     responses={
-        200: _or_error(
+        200: or_error(
             "LogDeleteOrError", envelope_schema("LogDeleteResponse", serializers.IntegerField())
         ),
         **REFUSALS,
@@ -229,7 +225,7 @@ LOG_SELF_LIST_SCHEMA = extend_schema(
     summary="The caller's logs, newest first, paginated",
     parameters=[LogSelfPageParams],
     responses={
-        200: _or_error("LogSelfPageOrError", _page_schema("LogSelfPage", LogUserItemSerializer)),
+        200: or_error("LogSelfPageOrError", _page_schema("LogSelfPage", LogUserItemSerializer)),
         **REFUSALS,
     },
     examples=[ERROR_EXAMPLE],
@@ -259,7 +255,7 @@ LOG_STAT_SCHEMA = extend_schema(
     description=STAT_DESCRIPTION,
     parameters=[LogFilterParams],
     responses={
-        200: _or_error("LogStatOrError", envelope_schema("LogStatResponse", STAT_DATA)),
+        200: or_error("LogStatOrError", envelope_schema("LogStatResponse", STAT_DATA)),
         **REFUSALS,
     },
     examples=[ERROR_EXAMPLE],
@@ -270,7 +266,7 @@ LOG_SELF_STAT_SCHEMA = extend_schema(
     description=STAT_DESCRIPTION,
     parameters=[LogSelfFilterParams],
     responses={
-        200: _or_error("LogSelfStatOrError", envelope_schema("LogSelfStatResponse", STAT_DATA)),
+        200: or_error("LogSelfStatOrError", envelope_schema("LogSelfStatResponse", STAT_DATA)),
         **REFUSALS,
     },
     examples=[ERROR_EXAMPLE],
@@ -305,7 +301,7 @@ class LogSearchView(NewApiView):
         summary="At most 100 logs matching a keyword, newest first (admin)",
         parameters=[LogSearchParams],
         responses={
-            200: _or_error(
+            200: or_error(
                 "LogSearchOrError",
                 envelope_schema("LogSearchResponse", LogItemSerializer(many=True)),
             ),
@@ -325,7 +321,7 @@ class LogSelfSearchView(NewApiView):
         summary="At most 100 of the caller's logs matching a keyword, newest first",
         parameters=[LogSearchParams],
         responses={
-            200: _or_error(
+            200: or_error(
                 "LogSelfSearchOrError",
                 envelope_schema("LogSelfSearchResponse", LogUserItemSerializer(many=True)),
             ),
@@ -388,7 +384,7 @@ class LogExportView(NewApiView):
         operation_id="logs_export",
         summary="Every filtered log as CSV, streamed (admin)",
         parameters=[LogFilterParams],
-        responses={(200, "text/csv"): CSV_RESPONSE, **REFUSALS},
+        responses=EXPORT_RESPONSES,
     )
     def get(self, request: Request) -> StreamingHttpResponse | Response:
         return _export_response(request, admin=True)
@@ -403,7 +399,7 @@ class LogSelfExportView(NewApiView):
         operation_id="logs_self_export",
         summary="Every filtered log of the caller as CSV, streamed (no channel or IP columns)",
         parameters=[LogSelfFilterParams],
-        responses={(200, "text/csv"): CSV_RESPONSE, **REFUSALS},
+        responses=EXPORT_RESPONSES,
     )
     def get(self, request: Request) -> StreamingHttpResponse | Response:
         return _export_response(request, admin=False)

@@ -5,9 +5,20 @@ from accounts.newapi import (
     NEW_API_ERROR,
     NewApiError,
     NewApiView,
+    envelope_schema,
     fail,
     new_api_exception_handler,
     ok,
+    or_error,
 )
 
-__all__ = ["NEW_API_ERROR", "NewApiError", "NewApiView", "fail", "new_api_exception_handler", "ok"]
+__all__ = [
+    "NEW_API_ERROR",
+    "NewApiError",
+    "NewApiView",
+    "envelope_schema",
+    "fail",
+    "new_api_exception_handler",
+    "ok",
+    "or_error",
+]

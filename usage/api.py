@@ -26,6 +26,7 @@ from logs.api import (
     log_stat_filter,
 )
 from logs.events import (
+    MAX_BATCH,
     MAX_BODY_BYTES,
     MAX_TOKENS,
     SUMMED_BOUNDS,
@@ -36,31 +37,27 @@ from logs.events import (
     event_parse,
 )
 from logs.filters import LogFilter
-from logs.newapi import NEW_API_ERROR, NewApiView, fail, ok
+from logs.newapi import NEW_API_ERROR, NewApiView, envelope_schema, fail, ok
 from usage.selectors import usage_log_count, usage_log_stat
 from usage.services import logs_ingest
 
 logger = logging.getLogger(__name__)
 
-INGEST_RESULT = inline_serializer(
+INGEST_RESULT = envelope_schema(
     "IngestResponse",
-    {
-        "success": serializers.BooleanField(),
-        "message": serializers.CharField(),
-        "data": inline_serializer(
-            "IngestResult",
-            {
-                "accepted": serializers.IntegerField(),
-                "duplicates": serializers.IntegerField(),
-                "rejected": serializers.IntegerField(),
-                "errors": inline_serializer(
-                    "IngestItemError",
-                    {"index": serializers.IntegerField(), "message": serializers.CharField()},
-                    many=True,
-                ),
-            },
-        ),
-    },
+    inline_serializer(
+        "IngestResult",
+        {
+            "accepted": serializers.IntegerField(),
+            "duplicates": serializers.IntegerField(),
+            "rejected": serializers.IntegerField(),
+            "errors": inline_serializer(
+                "IngestItemError",
+                {"index": serializers.IntegerField(), "message": serializers.CharField()},
+                many=True,
+            ),
+        },
+    ),
 )
 
 # The bounds that keep every sum within 64 bits (docs/ingest.md, "Bounds").
@@ -71,6 +68,27 @@ INGEST_DESCRIPTION = (
     + ", ".join(f"`{name}` {bound}" for name, bound in SUMMED_BOUNDS.items())
     + f", and {' + '.join(f'`{name}`' for name in TOKEN_FIELDS)} <= {MAX_TOKENS} together."
 )
+
+# The body: `{"logs": [...]}` (nothing else at the top level) or the array alone, 1..1000 events.
+# Each event is validated on its own: a bad one is reported in `errors` with its index while the
+# others are stored, so the schema does not constrain the items (docs/ingest.md has their fields).
+_EVENTS = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_BATCH,
+    "items": {"description": "an event (docs/ingest.md)"},
+}
+INGEST_BODY = {
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {"logs": _EVENTS},
+            "required": ["logs"],
+            "additionalProperties": False,
+        },
+        _EVENTS,
+    ]
+}
 
 
 class LogCollectionView(NewApiView):
@@ -100,7 +118,7 @@ class LogCollectionView(NewApiView):
         # An ingest token and no New-Api-User (see initial()). The list holds security
         # requirement objects; drf-spectacular's annotation says str, its code uses them as is.
         auth=[{"accessToken": []}],  # type: ignore[list-item]
-        request={"application/json": {"type": "object"}},
+        request={"application/json": INGEST_BODY},
         responses={
             200: INGEST_RESULT,
             400: NEW_API_ERROR,

@@ -6,10 +6,11 @@ pre-aggregating by quarter-hour exact for every zone, including +05:30, +05:45 a
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 QUARTER = 900
 GRANULARITIES = ("hour", "day", "week", "month")
@@ -20,12 +21,23 @@ class BucketError(ValueError):
     """A bad zone, granularity or range, with a message a person can act on."""
 
 
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The IANA zone names this machine knows (`zoneinfo.available_timezones()`): the ones the
+    APIs accept, and the enum of their time zone parameters in the OpenAPI schema. The copies of
+    the database under `posix/` and `right/` (leap seconds counted) are not among them."""
+    return frozenset(available_timezones())
+
+
 def zone_get(name: str | None, default: str) -> ZoneInfo:
-    """The ZoneInfo for an IANA name; None or "" gives `default`; unknown names raise."""
+    """The ZoneInfo for an IANA name of `zone_names()`; None or "" gives `default`; any other
+    name raises."""
     value = (name or "").strip() or default
     if len(value) > 64 or value.startswith(("/", ".")) or ".." in value:
         raise BucketError(f"unknown timezone {value[:64]!r}")
     try:
+        if value not in zone_names():
+            raise ZoneInfoNotFoundError(value)
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise BucketError(
@@ -138,6 +150,8 @@ def bucket_starts(
 # (a zone's local date, the following week or month) stays inside Python's datetime range.
 MAX_TIMESTAMP = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp()) - 1
 MIN_YEAR, MAX_YEAR = 1970, 9998
+# The four digits of a year MIN_YEAR..MAX_YEAR, for the OpenAPI schema's patterns.
+YEAR_PATTERN = "(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DAY = 86_400
 

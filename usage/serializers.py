@@ -18,13 +18,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from usage.buckets import (
     DAY,
     MAX_TIMESTAMP,
+    YEAR_PATTERN,
     BucketError,
     date_parse,
     day_span,
@@ -34,6 +37,7 @@ from usage.buckets import (
     local_midnight,
     months_before,
     zone_get,
+    zone_names,
 )
 
 MAX_INT64 = 2**63 - 1
@@ -54,7 +58,6 @@ def request_now(serializer: serializers.Serializer[Any]) -> int:
 # --- Fields ------------------------------------------------------------------------------------
 
 
-@extend_schema_field(OpenApiTypes.STR)
 class ZoneField(serializers.Field):
     """An IANA time zone name (`Asia/Kolkata`); absent or blank: the server's TIME_ZONE. An
     unknown name is an error, never a silent fallback."""
@@ -82,7 +85,36 @@ class ZoneField(serializers.Field):
         return str(value)
 
 
-@extend_schema_field(OpenApiTypes.DATE)
+class ZoneFieldSchema(OpenApiSerializerFieldExtension):
+    """Every time zone parameter refers to one `TimeZone` component: the names `zone_get`
+    accepts. (Sent empty, the parameter counts as absent: `allowEmptyValue`, accounts/schema.py.)"""
+
+    target_class = ZoneField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        component = ResolvedComponent(
+            name="TimeZone",
+            type=ResolvedComponent.SCHEMA,
+            object="TimeZone",
+            schema={
+                "type": "string",
+                "enum": sorted(zone_names()),
+                "description": "An IANA time zone name.",
+            },
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
+
+
+# A date as the schema states it: the layout, a real calendar day (`format`), years 1970..9998.
+DATE_SCHEMA = {
+    "type": "string",
+    "format": "date",
+    "pattern": f"^{YEAR_PATTERN}-[0-9]{{2}}-[0-9]{{2}}$",
+}
+
+
+@extend_schema_field(DATE_SCHEMA)
 class LocalDateField(serializers.Field):
     """A calendar date written exactly `YYYY-MM-DD`, read in the request's zone later."""
 
@@ -100,7 +132,16 @@ class LocalDateField(serializers.Field):
         return value.isoformat()
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 64,
+        "anyOf": [
+            DATE_SCHEMA,
+            {"type": "string", "format": "date-time", "pattern": f"^{YEAR_PATTERN}-"},
+        ],
+    }
+)
 class InstantField(serializers.Field):
     """An ISO 8601 date or date-time; resolved against the request's zone in `validate()`."""
 

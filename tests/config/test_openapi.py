@@ -13,6 +13,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts.services import access_token_revoke
+
 DOCUMENTATION_VIEWS = (SpectacularAPIView, SpectacularSwaggerView, SpectacularRedocView)
 UNDOCUMENTED_METHODS = {"options", "head", "trace"}
 
@@ -96,3 +98,82 @@ def test_swagger_ui_loads_only_assets_shipped_with_the_project(db):
     for url in assets:
         assert url.startswith("/static/")
         assert finders.find(url.removeprefix("/static/")), f"{url} is not shipped"
+
+
+# --- the schema and its pages are public and never answer HTML but the pages themselves -------
+
+DOCS = ["/api/schema/", "/api/docs/", "/api/redoc/"]
+DOCUMENT_TYPES = {
+    "/api/schema/": "application/vnd.oai.openapi; charset=utf-8",
+    "/api/docs/": "text/html; charset=utf-8",
+    "/api/redoc/": "text/html; charset=utf-8",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", DOCS)
+def test_options_on_the_schema_and_its_pages_is_json_with_the_allowed_methods(path, user_api):
+    anonymous: dict[str, str] = {}
+    for headers in (anonymous, user_api.headers()):
+        response = Client().options(path, headers=headers)
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        assert response["Allow"] == "GET, HEAD, OPTIONS"
+        body = response.json()
+        assert set(body) == {"name", "description", "renders", "parses"}
+        assert body["parses"] == ["application/json"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", DOCS)
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_other_methods_on_the_schema_and_its_pages_are_a_json_405(path, method):
+    response = getattr(Client(), method)(path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+    assert response.json() == {
+        "success": False,
+        "message": f'Method "{method.upper()}" not allowed.',
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", DOCS)
+def test_a_stale_or_revoked_token_is_ignored_on_the_public_schema_and_pages(path, user_api):
+    revoked = user_api.token
+    access_token_revoke(token=revoked)
+
+    for authorization in ("Bearer tl_bad", f"Bearer {revoked.secret}"):
+        response = Client().get(path, headers={"Authorization": authorization})
+
+        assert response.status_code == 200, authorization
+        assert response["Content-Type"] == DOCUMENT_TYPES[path]
+
+
+@pytest.mark.django_db
+def test_the_schema_is_the_same_for_a_stale_token_and_for_nobody():
+    anonymous = Client().get("/api/schema/", HTTP_ACCEPT="application/json")
+    stale = Client().get(
+        "/api/schema/", HTTP_ACCEPT="application/json", HTTP_AUTHORIZATION="Bearer tl_bad"
+    )
+
+    assert stale.status_code == 200
+    assert stale.json() == anonymous.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "accept"), [("/api/docs/", "application/json"), ("/api/schema/", "text/html")]
+)
+def test_an_unsatisfiable_accept_on_the_docs_is_a_json_406(path, accept):
+    response = Client().get(path, HTTP_ACCEPT=accept)
+
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "success": False,
+        "message": "Could not satisfy the request Accept header.",
+    }

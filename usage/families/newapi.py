@@ -12,34 +12,35 @@ import time
 from typing import Any, cast
 
 from django.core.exceptions import SuspiciousOperation
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, User
 from accounts.renderers import FastJSONRenderer
-from logs.newapi import NewApiError, NewApiView, fail, new_api_exception_handler, ok
+from logs.newapi import (
+    NEW_API_ERROR,
+    NewApiError,
+    NewApiView,
+    envelope_schema,
+    fail,
+    new_api_exception_handler,
+    ok,
+    or_error,
+)
 from usage.buckets import BucketError
 from usage.families.edge import error_report, validation_message
 from usage.selectors import UsageFilter, usage_records
 from usage.serializers import DataQuery, DataRowOut, DataSelfQuery
 
-DATA_RESPONSE = inline_serializer(
-    "NewApiDataResponse",
-    {
-        "success": serializers.BooleanField(),
-        "message": serializers.CharField(),
-        "data": DataRowOut(many=True),
-    },
-)
-NEW_API_FAILURE = inline_serializer(
-    "NewApiFailure", {"success": serializers.BooleanField(), "message": serializers.CharField()}
-)
 DATA_RESPONSES = {
-    (200, "application/json"): DATA_RESPONSE,
-    (401, "application/json"): NEW_API_FAILURE,
-    (403, "application/json"): NEW_API_FAILURE,
+    # Bad parameters are HTTP 200 with success: false (new-api), so a 200 is either shape.
+    (200, "application/json"): or_error(
+        "NewApiDataOrError", envelope_schema("NewApiDataResponse", DataRowOut(many=True))
+    ),
+    (401, "application/json"): NEW_API_ERROR,
+    (403, "application/json"): NEW_API_ERROR,
+    (503, "application/json"): NEW_API_ERROR,
 }
 DATA_EXAMPLE = OpenApiExample(
     "one model, one hour",

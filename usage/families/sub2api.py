@@ -214,7 +214,12 @@ class UsageDetailView(Sub2ApiView):
         summary="One of my usage logs (sub2api)",
         description="404 when the id is not one of the caller's consume logs.",
         parameters=[
-            OpenApiParameter("usage_id", int, OpenApiParameter.PATH, description="Log id."),
+            OpenApiParameter(
+                "usage_id",
+                {"type": "integer", "minimum": 0, "maximum": MAX_INT64},
+                OpenApiParameter.PATH,
+                description="Log id.",
+            ),
             ZoneQuery,
         ],
         responses=_responses("Sub2ApiUsageLog", UsageLogOut(), 404),

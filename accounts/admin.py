@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.models import AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -15,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.html import format_html
 
+from accounts.forms import AdminLoginForm
 from accounts.models import AccessToken, Channel, Scope, Status, User
 from accounts.services import access_token_create, access_token_revoke
 
@@ -22,8 +24,13 @@ admin.site.site_header = "Tokenledger administration"
 admin.site.site_title = "Tokenledger admin"
 admin.site.index_title = "Operators"
 admin.site.site_url = "/"
+admin.site.login_form = AdminLoginForm  # says why a locked-out login is refused
 # Django's permission groups mean nothing here: access follows the gateway's role.
 admin.site.unregister(Group)
+# axes: its access attempts are the login lockouts (deleting one unlocks it, as `unlock_login`
+# does); its logs of logins and of failures are turned off (config/settings.py), so not listed.
+admin.site.unregister(AccessLog)
+admin.site.unregister(AccessFailureLog)
 
 
 class UserCreationForm(AdminUserCreationForm):

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -131,6 +132,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "accounts",
     "logs",
     "usage",
@@ -140,6 +142,8 @@ MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     "config.routers.ReadOnlyRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -326,6 +330,56 @@ if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 (no proxy) or more")
 # Sets the three settings it names (tests use the same function to act as behind a proxy).
 globals().update(client_address_settings(TRUSTED_PROXY_COUNT))
+
+# --- Browser security headers (docs/deploy.md, "Security headers") ---
+# Content-Security-Policy (django-csp). Scripts and styles come from this origin only; an inline
+# <script> must carry the response's nonce (`nonce="{{ request.csp_nonce }}"`), and no template
+# has one today. The only other script allowed is the exact CDN file of each vendor fallback
+# (VENDOR_SCRIPTS; app.js loads it with its SRI hash when the local copy fails). The favicon is a
+# data: URI. The API docs pages relax this for their bundles (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, *(spec["cdn"] for spec in VENDOR_SCRIPTS.values())],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Permissions-Policy (django-permissions-policy, which refuses unknown feature names): every
+# powerful feature off, for this origin and any frame. The copy buttons need clipboard-write,
+# which keeps its default (this origin).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # Business settings (API.md section 8).
 QUOTA_PER_UNIT = env_int("QUOTA_PER_UNIT", 500000) or 500000

@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
+    "config.apps.TokenledgerConfig",
     "accounts",
     "logs",
     "usage",

@@ -172,6 +172,41 @@ def test_database_url_refuses_what_it_cannot_serve(url, message):
         database_from_url(url)
 
 
+def deploy_issues(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The `?: (id) message` lines of `check --deploy`, hints left out."""
+    return [line for line in result.stderr.splitlines() if line.startswith("?: (")]
+
+
+def test_check_deploy_warns_for_a_wildcard_in_allowed_hosts(tmp_path):
+    environment = {**documented_production_environment(), "ALLOWED_HOSTS": "*,*.example.com"}
+
+    result = manage("check", "--deploy", environment=environment, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert deploy_issues(result) == [
+        "?: (tokenledger.W001) ALLOWED_HOSTS contains '*', '*.example.com': '*' accepts any "
+        "Host header, so links and redirects built from it can point anywhere, and inside a "
+        "name Django does not expand it."
+    ]
+    assert "System check identified 1 issue (0 silenced)." in result.stderr
+
+
+def test_check_deploy_warns_for_sqlite_in_production(tmp_path):
+    environment = documented_production_environment()
+    del environment["DATABASE_URL"]
+
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", environment=environment, tmp_path=tmp_path
+    )
+
+    assert result.returncode == 1
+    assert deploy_issues(result) == [
+        "?: (tokenledger.W002) The database 'default' is SQLite, which serialises every write: "
+        "production needs PostgreSQL."
+    ]
+    assert "HINT: Set DATABASE_URL=postgres://user:password@host:5432/name" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("variables", "printed"),
     [

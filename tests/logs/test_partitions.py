@@ -499,7 +499,9 @@ def test_manage_partitions_creates_the_partitions_ahead(db, time_machine):
     # A day in the past: the test database's partitions were made around the real date when it
     # was migrated, so a day ahead of the real date may already have its partitions.
     time_machine.move_to(datetime(2022, 1, 10, 12, tzinfo=UTC), tick=False)
-    assert not [p for p in partitions_list() if p.lower < utc(2022, 1, 14) and p.upper > utc(2022, 1, 10)]
+    assert not [
+        p for p in partitions_list() if p.lower < utc(2022, 1, 14) and p.upper > utc(2022, 1, 10)
+    ]
     out = StringIO()
     call_command("manage_partitions", "--ahead", "3", stdout=out)
     assert out.getvalue() == (

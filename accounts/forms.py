@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import Scope, User
@@ -12,7 +14,41 @@ from accounts.models import Scope, User
 MSG_DISABLED = "This account is disabled. Ask an administrator to enable it."
 
 
-class LoginForm(AuthenticationForm):
+def lockout_message() -> str:
+    """What a locked-out login is told (docs/auth.md, "Login lockout"). The same for every
+    account and address, so it does not reveal whether the account exists."""
+    reason = "Too many failed logins for this account or from your address"
+    cool_off = settings.AXES_COOLOFF_TIME
+    if cool_off is None:
+        return f"{reason}: logins are locked until an administrator unlocks them."
+    minutes = max(1, round(cool_off.total_seconds() / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return (
+        f"{reason}: logins are locked for {minutes} {unit}. "
+        "Try again later, or ask an administrator to unlock them."
+    )
+
+
+class LockoutMessageMixin:
+    """Says why a login was refused while axes has the account or the address locked out.
+
+    axes' backend refuses the attempt inside authenticate() and flags the request, so the form
+    sees only "invalid login"; the flag turns it into the lockout message (and
+    `accounts.views.login_locked_out` into a 429). Checked first: a locked-out guesser learns
+    nothing else about the account, not even that it is disabled."""
+
+    request: Any
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()  # type: ignore[misc]
+        except forms.ValidationError:
+            if getattr(self.request, "axes_locked_out", False):
+                raise forms.ValidationError(lockout_message(), code="locked_out") from None
+            raise
+
+
+class LoginForm(LockoutMessageMixin, AuthenticationForm):
     """Django's login form, telling a disabled user why they cannot log in.
 
     Django's backend refuses inactive users without saying so; the reason is given only to
@@ -40,6 +76,10 @@ class LoginForm(AuthenticationForm):
             return False
         user = User.objects.filter(username=username).first()
         return user is not None and not user.is_active and user.check_password(password)
+
+
+class AdminLoginForm(LockoutMessageMixin, AdminAuthenticationForm):
+    """The admin's login form, with the lockout message (accounts/admin.py installs it)."""
 
 
 class AccessTokenCreateForm(forms.Form):

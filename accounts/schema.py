@@ -8,7 +8,11 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -127,8 +131,10 @@ class SchemaView(PublicDocsMixin, SpectacularAPIView):
     """`/api/schema/`: the OpenAPI document (YAML, or JSON by content negotiation)."""
 
 
-class SwaggerView(PublicDocsMixin, SpectacularSwaggerView):
-    """`/api/docs/`: Swagger UI over `/api/schema/`."""
+class SwaggerView(PublicDocsMixin, SpectacularSwaggerSplitView):
+    """`/api/docs/`: Swagger UI over `/api/schema/`, in its split form: the start-up script is
+    a second request (`?script`), not an inline <script>, which the Content-Security-Policy
+    refuses."""
 
 
 class RedocView(PublicDocsMixin, SpectacularRedocView):

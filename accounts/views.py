@@ -14,7 +14,7 @@ from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import login_required
-from accounts.forms import AccessTokenCreateForm, LoginForm
+from accounts.forms import AccessTokenCreateForm, LoginForm, lockout_message
 from accounts.models import AccessToken, User
 from accounts.services import AccessTokenRefused, access_token_create, access_token_revoke
 
@@ -42,6 +42,20 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: object
+) -> HttpResponse:
+    """axes' AXES_LOCKOUT_CALLABLE, for a login refused because of a lockout.
+
+    The login page (ours or the admin's) was already rendered with the form saying why
+    (`accounts.forms.LockoutMessageMixin`); it keeps its page and only gets 429 Too Many
+    Requests, so scripts and monitoring see a refusal."""
+    if not isinstance(original_response, HttpResponse):  # axes' async path passes no response
+        return HttpResponse(lockout_message(), status=429, content_type="text/plain")
+    original_response.status_code = 429
+    return original_response
 
 
 def _account_context(request: HttpRequest, form: AccessTokenCreateForm) -> dict[str, object]:

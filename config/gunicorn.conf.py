@@ -26,5 +26,5 @@ limit_request_field_size = 65536
 # gunicorn's default; a browser sends about 15 headers, an API client fewer.
 limit_request_fields = 100
 
-# --- response headers --------------------------------------------------------------------------
-# (What gunicorn itself announces in its responses, e.g. the `Server` header, is set here.)
+# gunicorn has no setting for its `Server` header: config/wsgi.py drops it when it runs inside
+# gunicorn (config/gunicorn_server_header.py), however gunicorn is started.

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -129,6 +131,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
+    "config.apps.TokenledgerConfig",
     "accounts",
     "logs",
     "usage",
@@ -138,6 +143,8 @@ MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     "config.routers.ReadOnlyRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,6 +153,8 @@ MIDDLEWARE = [
     "usage.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a login that its backend refused into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -185,7 +194,12 @@ READ_STATEMENT_TIMEOUT_MS = env_int("READ_STATEMENT_TIMEOUT_MS", 15000) or 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.GatewayUserBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a password login while the account or the address is locked out (axes).
+    # Access tokens never pass through authenticate() (accounts/authentication.py).
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.GatewayUserBackend",
+]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -274,6 +288,109 @@ SPECTACULAR_SETTINGS = {
         "NewApiSuccessEnum": "accounts.newapi.SUCCESS_CHOICES",
         "NewApiFailureEnum": "accounts.newapi.FAILURE_CHOICES",
     },
+}
+
+# --- Login lockout (django-axes; docs/auth.md, "Login lockout") ---
+# A password login is refused once LOGIN_FAILURE_LIMIT failures were counted for the account
+# (from any address) or from the address (for any account), until LOGIN_LOCKOUT_MINUTES pass
+# without another counted failure, or an operator runs `manage.py unlock_login`. 0 minutes:
+# locked until unlocked.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5) or 0
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be at least 1")
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15) or 0
+if LOGIN_LOCKOUT_MINUTES < 0:
+    raise ImproperlyConfigured("LOGIN_LOCKOUT_MINUTES must be 0 (until unlocked) or more")
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES) if LOGIN_LOCKOUT_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts made while locked are refused without being counted, so the lock ends
+# LOGIN_LOCKOUT_MINUTES after the failure that caused it, even for an owner who keeps trying.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The login page and the admin's login page say why (accounts/forms.py); this sets the 429.
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+# Failures are what axes is for here; successful logins are in the request log already.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every start; failures are still logged as warnings
+
+
+def client_address_settings(trusted_proxies: int) -> dict[str, object]:
+    """The settings by which axes (through django-ipware) finds the client's address
+    (docs/deploy.md, "Client addresses").
+
+    Without a proxy it is the socket's peer. Behind `trusted_proxies` proxies that each append
+    the address they received from to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for), it
+    is the entry the first of them appended: the `trusted_proxies`-th from the right. Entries
+    further left came from the client and are not believed."""
+    if not trusted_proxies:
+        return {
+            "AXES_IPWARE_META_PRECEDENCE_ORDER": ("REMOTE_ADDR",),
+            "AXES_IPWARE_PROXY_COUNT": None,
+            "IPWARE_STRICT": True,
+        }
+    return {
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ("HTTP_X_FORWARDED_FOR",),
+        # django-ipware counts the proxies listed in the header: all but the last one, whose
+        # address is the socket's peer.
+        "AXES_IPWARE_PROXY_COUNT": trusted_proxies - 1,
+        # Not strict: entries the client sent make the header longer; the position is fixed.
+        "IPWARE_STRICT": False,
+    }
+
+
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0) or 0
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 (no proxy) or more")
+# Sets the three settings it names (tests use the same function to act as behind a proxy).
+globals().update(client_address_settings(TRUSTED_PROXY_COUNT))
+
+# --- Browser security headers (docs/deploy.md, "Security headers") ---
+# Content-Security-Policy (django-csp). Scripts and styles come from this origin only; an inline
+# <script> must carry the response's nonce (`nonce="{{ request.csp_nonce }}"`), and no template
+# has one today. The only other script allowed is the exact CDN file of each vendor fallback
+# (VENDOR_SCRIPTS; app.js loads it with its SRI hash when the local copy fails). The favicon is a
+# data: URI. The API docs pages relax this for their bundles (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, *(spec["cdn"] for spec in VENDOR_SCRIPTS.values())],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Permissions-Policy (django-permissions-policy, which refuses unknown feature names): every
+# powerful feature off, for this origin and any frame. The copy buttons need clipboard-write,
+# which keeps its default (this origin).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
 }
 
 # Business settings (API.md section 8).

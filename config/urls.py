@@ -1,5 +1,7 @@
 """Every route of Tokenledger, in one place."""
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
@@ -17,6 +19,21 @@ from logs.api import (
 from usage import views as usage_views
 from usage.api import LogCollectionView, LogSelfListView, LogSelfStatView, LogStatView
 from usage.families import acedata, newapi, r9s, sub2api
+
+# The API docs under the Content-Security-Policy (config/settings.py). Swagger UI in its split
+# form: its start-up script is a second request (`?script`), not an inline <script>. Its page and
+# Redoc's keep inline styles (a <style> block; Redoc's styled components). Redoc's page loads its
+# fonts from Google's font service, as drf-spectacular's template has it, and its "powered by"
+# logo from Redocly's CDN. Neither page shows user data.
+swagger_ui = csp_update({"style-src": [UNSAFE_INLINE]})(SwaggerView.as_view(url_name="schema"))
+redoc = csp_update(
+    {
+        "style-src": [UNSAFE_INLINE, "https://fonts.googleapis.com"],
+        "font-src": ["https://fonts.gstatic.com"],
+        "img-src": ["https://cdn.redoc.ly"],
+        "worker-src": ["blob:"],
+    }
+)(RedocView.as_view(url_name="schema"))
 
 urlpatterns = [
     # new-api family (API.md sections 2-4)
@@ -75,8 +92,8 @@ urlpatterns = [
     # operability
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
-    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", swagger_ui, name="swagger-ui"),
+    path("api/redoc/", redoc, name="redoc"),
     path("admin/", admin.site.urls),
     # HTML pages (UI.md)
     path("login/", account_views.LoginView.as_view(), name="login"),

@@ -216,6 +216,17 @@
     document.head.appendChild(replacement);
   }
 
+  // The vendor <script> tags come after this file (which is not deferred), so this listener is
+  // in place before they can fail. Load errors do not bubble: it listens in the capture phase.
+  document.addEventListener("error", function (event) {
+    var script = event.target;
+    if (script && script.tagName === "SCRIPT" && script.hasAttribute("data-fallback-src") &&
+        !script.hasAttribute("data-fallback-tried")) {
+      script.setAttribute("data-fallback-tried", "");
+      loadFallback(script);
+    }
+  }, true);
+
   function whenChart(callback) {
     if (window.Chart) {
       callback(window.Chart);

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.http import HttpRequest  # axes refuses a password login without a request
 from django.test import Client
 
 from accounts.models import AccessToken, Status
@@ -144,7 +145,7 @@ def test_header_is_checked_before_the_ban_as_in_new_api(user, secret):
 
 def test_session_login_reads_with_new_api_user(user):
     client = Client()
-    assert client.login(username="user1000", password="pw-for-tests-1")
+    assert client.login(request=HttpRequest(), username="user1000", password="pw-for-tests-1")
 
     response = client.get(SELF, headers={"New-Api-User": "1000"})
 
@@ -164,7 +165,7 @@ def test_session_needs_new_api_user_too(user):
 
 def test_session_of_a_user_disabled_after_login_is_refused_as_banned(user):
     client = Client()
-    assert client.login(username="user1000", password="pw-for-tests-1")
+    assert client.login(request=HttpRequest(), username="user1000", password="pw-for-tests-1")
     user.status = Status.DISABLED
     user.save()
 
@@ -178,7 +179,7 @@ def test_disabled_user_cannot_log_in(user):
     user.status = Status.DISABLED
     user.save()
 
-    assert not Client().login(username="user1000", password="pw-for-tests-1")
+    assert not Client().login(request=HttpRequest(), username="user1000", password="pw-for-tests-1")
 
 
 def test_common_user_is_refused_on_an_admin_route(user_api):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest  # axes refuses a password login without a request
 from django.test import Client
 
 from accounts.ids import LOCAL_ID_MIN
@@ -28,7 +29,9 @@ def test_createsuperuser_creates_a_root_user(db, monkeypatch):
     user = User.objects.get(username="operator")
     assert (user.role, user.status) == (Role.ROOT, Status.ENABLED)
     assert user.check_password("a-long-root-password")
-    assert Client().login(username="operator", password="a-long-root-password")
+    assert Client().login(
+        request=HttpRequest(), username="operator", password="a-long-root-password"
+    )
 
 
 def test_createsuperuser_takes_the_next_id_of_the_local_range(db, monkeypatch):
@@ -115,7 +118,7 @@ def test_ensure_demo_login_creates_a_root_login_and_prints_it(db):
     demo = User.objects.get(username="demo")
     assert (demo.role, demo.status) == (Role.ROOT, Status.ENABLED)
     assert (demo.id, demo.is_local) == (LOCAL_ID_MIN, True)  # a local account
-    assert Client().login(username="demo", password="tokenledger-demo")
+    assert Client().login(request=HttpRequest(), username="demo", password="tokenledger-demo")
 
 
 def test_ensure_demo_login_restores_its_own_login(db):
@@ -128,7 +131,7 @@ def test_ensure_demo_login_restores_its_own_login(db):
     out, _ = run("ensure_demo_login")
 
     assert out.strip() == "login: demo / password: tokenledger-demo"
-    assert Client().login(username="demo", password="tokenledger-demo")
+    assert Client().login(request=HttpRequest(), username="demo", password="tokenledger-demo")
     assert User.objects.filter(username="demo").count() == 1
 
 
@@ -153,7 +156,7 @@ def test_ensure_demo_login_as_a_provisioned_user_makes_it_a_root_login(db):
     assert out.strip() == "login: alice / password: tokenledger-demo"
     alice = User.objects.get(id=101)
     assert (alice.role, alice.is_local) == (Role.ROOT, False)  # a gateway user given a login
-    assert Client().login(username="alice", password="tokenledger-demo")
+    assert Client().login(request=HttpRequest(), username="alice", password="tokenledger-demo")
     assert not User.objects.filter(username="demo").exists()
 
 

@@ -16,6 +16,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.http import HttpRequest  # axes refuses a password login without a request
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -80,7 +81,7 @@ def users() -> list[tuple[int, str, bool]]:
 
 
 def can_log_in(username: str) -> bool:
-    return Client().login(username=username, password=PASSWORD)
+    return Client().login(request=HttpRequest(), username=username, password=PASSWORD)
 
 
 # --- (c) createsuperuser takes no gateway id --------------------------------------------------
@@ -243,7 +244,7 @@ def test_local_account_names_may_not_contain_a_hash(db, monkeypatch):
 def test_the_admin_lists_local_accounts_apart_from_gateway_users(root, gateway):
     post(gateway, event(user_id=777, username="root"))
     client = Client()
-    assert client.login(username="root", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="root", password=PASSWORD)
 
     listing = client.get("/admin/accounts/user/?is_local__exact=0")
     gateway_user = client.get("/admin/accounts/user/777/change/").content.decode()

@@ -1,9 +1,10 @@
 """Browser tests: Playwright driving Debian's Chromium against pytest-django's live server.
 
 Run with `pytest -m browser` (the Makefile's `test` target runs them after `npm ci`). Each test
-gets a fresh page; `login` logs in through the real login form; `shoot` saves full-page
-screenshots at 1280 and 390 px under var/screenshots/; `assert_accessible` injects axe-core
-from node_modules and fails on any serious or critical violation."""
+gets a fresh page, which fails the test on any JavaScript error and on any Content-Security-Policy
+violation; `login` logs in through the real login form; `shoot` saves full-page screenshots at
+1280 and 390 px under var/screenshots/; `assert_accessible` injects axe-core from node_modules
+and fails on any serious or critical violation."""
 
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 AXE_JS = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+# axe-core is served to the page from its own origin (a route), so that the page's
+# Content-Security-Policy (script-src 'self') lets it run: an injected inline script would not.
+AXE_URL = "/__browser-tests__/axe.min.js"
+# Reports every violation of the page's Content-Security-Policy, including those a console
+# message would not name (run by Playwright before the page's own scripts, outside its policy).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__tlCspViolation(`${event.effectiveDirective} refused ${event.blockedURI || "inline"}` +
+    ` (${event.sourceFile || document.location.href}:${event.lineNumber})`);
+});
+"""
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 WIDTHS = {"desktop": (1280, 800), "mobile": (390, 844)}
 PASSWORD = "pw-for-browser-tests-1"
@@ -51,32 +63,55 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+def is_about_csp(text: str) -> bool:
+    text = text.lower()
+    return "content security policy" in text or "content-security-policy" in text
+
+
+def record_violation(violations: list[str], text: str) -> None:
+    # axe-core itself adds a <style> element for some of its checks, which the page's policy
+    # refuses: that is the test tool's, not the page's.
+    if AXE_URL not in text:
+        violations.append(text)
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     """A page in a fresh context (no cookies), viewport 1280 px, zone America/St_Johns (-03:30
     with DST, to catch code that assumes UTC or whole-hour offsets), failing the test on any
-    JavaScript error."""
+    JavaScript error and on any Content-Security-Policy violation (a `securitypolicyviolation`
+    event, or a console message of any level about the policy)."""
     context = browser.new_context(
         viewport={"width": 1280, "height": 800},
         timezone_id=BROWSER_ZONE,
         locale="en-US",
         base_url=live_server.url,
     )
+    violations: list[str] = []
+    context.expose_function("__tlCspViolation", lambda text: record_violation(violations, text))
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     errors: list[str] = []
+
+    def on_console(msg: Any) -> None:
+        where = f"{msg.text} ({msg.location.get('url')})"
+        if is_about_csp(msg.text):
+            record_violation(violations, where)
+        elif msg.type == "error":
+            errors.append(where)
+
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(f"{msg.text} ({msg.location.get('url')})")
-            if msg.type == "error"
-            else None
-        ),
+    page.on("console", on_console)
+    page.route(
+        f"**{AXE_URL}",
+        lambda route: route.fulfill(path=str(AXE_JS), content_type="text/javascript"),
     )
     page.set_default_timeout(10_000)
     page.js_errors = errors  # a test expecting an error removes it from here
+    page.csp_violations = violations  # never expected: no test removes any
     yield page
     context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
@@ -126,7 +161,7 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
     if not AXE_JS.exists():
         pytest.fail("axe-core is not installed: run `npm ci` (make assets)")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE_JS))
+        page.add_script_tag(url=AXE_URL)
     result = page.evaluate(
         """async () => {
             const r = await window.axe.run(document, {resultTypes: ['violations']});

@@ -29,6 +29,9 @@ PROJECT_VARIABLES = (
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_PRELOAD",
+    "LOGIN_FAILURE_LIMIT",
+    "LOGIN_LOCKOUT_MINUTES",
+    "TRUSTED_PROXY_COUNT",
     # Set by tests/browser/conftest.py for Playwright's event loop; check --deploy warns on it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
@@ -167,3 +170,81 @@ def test_database_url_for_sqlite_keeps_relative_and_absolute_paths(url, name):
 def test_database_url_refuses_what_it_cannot_serve(url, message):
     with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         database_from_url(url)
+
+
+def deploy_issues(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The `?: (id) message` lines of `check --deploy`, hints left out."""
+    return [line for line in result.stderr.splitlines() if line.startswith("?: (")]
+
+
+def test_check_deploy_warns_for_a_wildcard_in_allowed_hosts(tmp_path):
+    environment = {**documented_production_environment(), "ALLOWED_HOSTS": "*,*.example.com"}
+
+    result = manage("check", "--deploy", environment=environment, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert deploy_issues(result) == [
+        "?: (tokenledger.W001) ALLOWED_HOSTS contains '*', '*.example.com': '*' accepts any "
+        "Host header, so links and redirects built from it can point anywhere, and inside a "
+        "name Django does not expand it."
+    ]
+    assert "System check identified 1 issue (0 silenced)." in result.stderr
+
+
+def test_check_deploy_warns_for_sqlite_in_production(tmp_path):
+    environment = documented_production_environment()
+    del environment["DATABASE_URL"]
+
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", environment=environment, tmp_path=tmp_path
+    )
+
+    assert result.returncode == 1
+    assert deploy_issues(result) == [
+        "?: (tokenledger.W002) The database 'default' is SQLite, which serialises every write: "
+        "production needs PostgreSQL."
+    ]
+    assert "HINT: Set DATABASE_URL=postgres://user:password@host:5432/name" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "printed"),
+    [
+        # The defaults; the documented environment's one proxy (nginx).
+        ({"TRUSTED_PROXY_COUNT": None}, "5 0:15:00 ('REMOTE_ADDR',) None"),
+        ({}, "5 0:15:00 ('HTTP_X_FORWARDED_FOR',) 0"),
+        (
+            {"LOGIN_FAILURE_LIMIT": "3", "LOGIN_LOCKOUT_MINUTES": "0", "TRUSTED_PROXY_COUNT": "2"},
+            "3 None ('HTTP_X_FORWARDED_FOR',) 1",
+        ),
+    ],
+)
+def test_login_lockout_settings_come_from_the_environment(variables, printed, tmp_path):
+    environment = {**documented_production_environment(), **variables}
+    environment = {name: value for name, value in environment.items() if value is not None}
+    code = (
+        "from django.conf import settings as s; print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, "
+        "s.AXES_IPWARE_META_PRECEDENCE_ORDER, s.AXES_IPWARE_PROXY_COUNT)"
+    )
+
+    result = manage("shell", "--no-imports", "-c", code, environment=environment, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == printed
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT must be at least 1"),
+        ("LOGIN_LOCKOUT_MINUTES", "-1", "LOGIN_LOCKOUT_MINUTES must be 0 (until unlocked) or more"),
+        ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be 0 (no proxy) or more"),
+    ],
+)
+def test_bad_login_lockout_settings_refuse_to_start(name, value, message, tmp_path):
+    environment = {**documented_production_environment(), name: value}
+
+    result = manage("check", environment=environment, tmp_path=tmp_path)
+
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr

@@ -111,7 +111,8 @@ def _local_static(path: str) -> str | None:
 @register.simple_tag
 def vendor_script(name: str) -> str:
     """A <script> for a package of settings.VENDOR_SCRIPTS: the locally installed copy, and if
-    that fails to load, the pinned CDN copy checked against its SRI hash (app.js loads it)."""
+    that fails to load, the pinned CDN copy checked against its SRI hash (app.js watches for the
+    error: an inline onerror= handler would be refused by the Content-Security-Policy)."""
     spec = settings.VENDOR_SCRIPTS[name]
     local = _local_static(spec["path"])
     if local is None:
@@ -121,8 +122,7 @@ def vendor_script(name: str) -> str:
             spec["integrity"],
         )
     return format_html(
-        '<script src="{}" defer data-fallback-src="{}" data-fallback-integrity="{}" '
-        'onerror="TL.loadFallback(this)"></script>',
+        '<script src="{}" defer data-fallback-src="{}" data-fallback-integrity="{}"></script>',
         local,
         spec["cdn"],
         spec["integrity"],

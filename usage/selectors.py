@@ -665,13 +665,13 @@ _marks_seen = RetentionMarks()
 def usage_log_stat(*, filters: LogFilter, now: int) -> LogStat:
     """new-api's stat line for `filters`, counting what the LOGS hold (API.md section 3).
 
-    `quota`: SUM(quota) of the logs `filters` selects; a type of 0 counts consume logs (type
-    2) only, as new-api does. `rpm`/`tpm`: the number of those logs, and their prompt +
-    completion tokens, with `created_at >= now - 60` (Unix seconds), ignoring start/end.
+    `quota`: SUM(quota) of the consume logs (type 2) the other filters select: `filters.type`
+    is ignored, as new-api ignores it. `rpm`/`tpm`: the number of those logs, and their prompt
+    + completion tokens, with `created_at >= now - 60` (Unix seconds), ignoring start/end.
 
     The quota is exact and its cost does not grow with the range: every filter but
     `request_id` is one the rollups keep (user, username and model exact or `%` pattern, token
-    name, channel, group, type), so it is read like `usage_rows` (whole rollup buckets, raw
+    name, channel, group), so it is read like `usage_rows` (whole rollup buckets, raw
     logs at the unaligned edges), but only from `retention_marks().since` on: before that
     instant logs or rollup rows were deleted, and the raw logs left there are summed instead,
     in the same statement. A filter set no rollup table keeps whole (a user and a group) reads

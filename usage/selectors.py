@@ -48,7 +48,7 @@ from logs.selectors import (
     logs_rates,
     logs_stat_filter,
 )
-from usage.buckets import BucketError, Piece, pieces, segments
+from usage.buckets import MAX_TIMESTAMP, BucketError, Piece, pieces, segments
 from usage.rollups import (
     DAY,
     FAMILIES,
@@ -852,6 +852,27 @@ def _edge_terms(lo: int, hi: int, span: int, since: int, now: int) -> list[_Term
             terms.append((whole, 1, (True, rest)))
         at = upto
     return terms
+
+
+def usage_user_consumption(*, user_id: int) -> UsageTotals:
+    """Every consume log of the user, whenever stamped: new-api's `used_quota` (the quota sum)
+    and `request_count` (the number of logs), for `/api/user/self`. Only `requests` and `quota`
+    are filled.
+
+    The range starts and ends at UTC midnights, so it is read from the user's day rollups alone
+    (usage_user_total, one row per day and type): one statement, however many logs. Like
+    new-api's counters, it keeps counting logs that log retention deleted (USAGE_RETENTION_DAYS
+    governs the rollups)."""
+    records = usage_records(
+        start=0,
+        end=MAX_TIMESTAMP,
+        where=UsageFilter(user_id=user_id),
+        measures=("requests", "quota"),
+    )
+    if not records:
+        return UsageTotals()
+    requests, quota = records[0]
+    return UsageTotals(requests=int(requests or 0), quota=int(quota or 0))
 
 
 # --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------

@@ -73,6 +73,20 @@ def sidebar_permissions(role: int) -> dict[str, Any]:
     return {"sidebar_settings": True, "sidebar_modules": {"admin": False}}
 
 
+# The text keys of GetSelf that Tokenledger does not keep: e-mail, sign-in bindings, billing.
+NOT_KEPT_TEXT = (
+    "email",
+    "github_id",
+    "discord_id",
+    "oidc_id",
+    "wechat_id",
+    "telegram_id",
+    "linux_do_id",
+    "aff_code",
+    "stripe_customer",
+)
+
+
 def user_self_data(user: User) -> dict[str, Any]:
     consumed = usage_user_consumption(user_id=user.pk)
     return {
@@ -85,14 +99,9 @@ def user_self_data(user: User) -> dict[str, Any]:
         "quota": 0,
         "used_quota": consumed.quota,
         "request_count": consumed.requests,
-        **dict.fromkeys(
-            ("email", "github_id", "discord_id", "oidc_id", "wechat_id", "telegram_id"), ""
-        ),
-        "linux_do_id": "",
-        "aff_code": "",
+        **dict.fromkeys(NOT_KEPT_TEXT, ""),
         **dict.fromkeys(("aff_count", "aff_quota", "aff_history_quota", "inviter_id"), 0),
         "setting": "",
-        "stripe_customer": "",
         "sidebar_modules": "",
         "permissions": sidebar_permissions(user.role),
     }

@@ -46,13 +46,9 @@ DATA_RESPONSES = {
 }
 DATA_USERS_RESPONSES = {
     **DATA_RESPONSES,
-    (200, "application/json"): inline_serializer(
-        "NewApiDataUsersResponse",
-        {
-            "success": serializers.BooleanField(),
-            "message": serializers.CharField(),
-            "data": DataUserRowOut(many=True),
-        },
+    (200, "application/json"): or_error(
+        "NewApiDataUsersOrError",
+        envelope_schema("NewApiDataUsersResponse", DataUserRowOut(many=True)),
     ),
 }
 DATA_EXAMPLE = OpenApiExample(

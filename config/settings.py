@@ -141,6 +141,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
+    # Before the replica routing, which resolves a POST's path to tell a read from a write.
+    "config.middleware.TrailingSlashMiddleware",
     "config.routers.ReadOnlyRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

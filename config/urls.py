@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
 from accounts import views as account_views
-from accounts.api import UserSelfView
+from accounts.api import StatusView, UserSelfView
 from accounts.schema import RedocView, SchemaView, SwaggerView
 from accounts.views import healthz
 from logs.api import (
@@ -52,6 +52,7 @@ urlpatterns = [
     # new-api data statistics (section 4)
     path("api/data/", newapi.DataView.as_view(), name="data-all"),
     path("api/data/self", newapi.DataSelfView.as_view(), name="data-self"),
+    path("api/data/users", newapi.DataUsersView.as_view(), name="data-users"),
     # sub2api (section 5); the fixed paths come before usage/<id>
     path("api/v1/usage", sub2api.UsageListView.as_view(), name="sub2api-usage-list"),
     path("api/v1/usage/stats", sub2api.UsageStatsView.as_view(), name="sub2api-usage-stats"),
@@ -89,6 +90,7 @@ urlpatterns = [
     path("api/v1/portal/management/usage", r9s.R9sUsageView.as_view(), name="r9s-usage"),
     # --- end of statistics APIs ---
     path("api/user/self", UserSelfView.as_view(), name="user-self"),
+    path("api/status", StatusView.as_view(), name="status"),
     # operability
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),

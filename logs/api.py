@@ -245,9 +245,10 @@ def log_stat_filter(request: Request, *, admin: bool) -> LogFilter:
 
 
 STAT_DESCRIPTION = (
-    "`quota`: sum over the time range and filters; without `type` (or 0) only consume logs "
-    "(type 2) count. `rpm`/`tpm`: those logs in the last 60 seconds (created_at >= now - 60) "
-    "whatever the time range, and their prompt + completion tokens."
+    "`quota`: quota sum of the consume logs (type 2) over the time range and the other filters; "
+    "`type` is accepted and ignored, as new-api does (its log page sends the selected type and "
+    "expects the consumption figures). `rpm`/`tpm`: those logs in the last 60 seconds "
+    "(created_at >= now - 60) whatever the time range, and their prompt + completion tokens."
 )
 LOG_STAT_SCHEMA = extend_schema(
     operation_id="logs_stat",

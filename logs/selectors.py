@@ -147,15 +147,16 @@ def logs_page(
 
 
 def logs_stat_filter(filters: LogFilter) -> LogFilter:
-    """`filters` as the stat applies them: a type of 0 counts consume logs (type 2) only, as
-    new-api does."""
-    return dataclasses.replace(filters, type=filters.type or LogType.CONSUME)
+    """`filters` as the stat applies them: consume logs (type 2) only, whatever type was asked
+    for. new-api's log page sends the selected type to its stat and new-api ignores it, so the
+    line shows the consumption of the other filters (API.md section 3)."""
+    return dataclasses.replace(filters, type=LogType.CONSUME)
 
 
 def logs_quota(*, filters: LogFilter) -> int:
     """SUM(quota) of the logs `filters` selects (a type of 0: every type; the stat passes
-    `logs_stat_filter(filters)`). One aggregate query, index-only on PostgreSQL when one index
-    serves the filters (docs/logs-api.md, Indexes); its cost grows with the matches.
+    `logs_stat_filter(filters)`, consume logs). One aggregate query, index-only on PostgreSQL
+    when one index serves the filters (docs/logs-api.md, Indexes); its cost grows with the matches.
     `usage.selectors.usage_log_stat` answers the same from the rollups when it can."""
     quota = logs_matching(filters=filters).aggregate(quota=Coalesce(Sum("quota"), 0))["quota"]
     return int(quota)

@@ -48,7 +48,7 @@ from logs.selectors import (
     logs_rates,
     logs_stat_filter,
 )
-from usage.buckets import BucketError, Piece, pieces, segments
+from usage.buckets import MAX_TIMESTAMP, BucketError, Piece, pieces, segments
 from usage.rollups import (
     DAY,
     FAMILIES,
@@ -665,13 +665,13 @@ _marks_seen = RetentionMarks()
 def usage_log_stat(*, filters: LogFilter, now: int) -> LogStat:
     """new-api's stat line for `filters`, counting what the LOGS hold (API.md section 3).
 
-    `quota`: SUM(quota) of the logs `filters` selects; a type of 0 counts consume logs (type
-    2) only, as new-api does. `rpm`/`tpm`: the number of those logs, and their prompt +
-    completion tokens, with `created_at >= now - 60` (Unix seconds), ignoring start/end.
+    `quota`: SUM(quota) of the consume logs (type 2) the other filters select: `filters.type`
+    is ignored, as new-api ignores it. `rpm`/`tpm`: the number of those logs, and their prompt
+    + completion tokens, with `created_at >= now - 60` (Unix seconds), ignoring start/end.
 
     The quota is exact and its cost does not grow with the range: every filter but
     `request_id` is one the rollups keep (user, username and model exact or `%` pattern, token
-    name, channel, group, type), so it is read like `usage_rows` (whole rollup buckets, raw
+    name, channel, group), so it is read like `usage_rows` (whole rollup buckets, raw
     logs at the unaligned edges), but only from `retention_marks().since` on: before that
     instant logs or rollup rows were deleted, and the raw logs left there are summed instead,
     in the same statement. A filter set no rollup table keeps whole (a user and a group) reads
@@ -852,6 +852,27 @@ def _edge_terms(lo: int, hi: int, span: int, since: int, now: int) -> list[_Term
             terms.append((whole, 1, (True, rest)))
         at = upto
     return terms
+
+
+def usage_user_consumption(*, user_id: int) -> UsageTotals:
+    """Every consume log of the user, whenever stamped: new-api's `used_quota` (the quota sum)
+    and `request_count` (the number of logs), for `/api/user/self`. Only `requests` and `quota`
+    are filled.
+
+    The range starts and ends at UTC midnights, so it is read from the user's day rollups alone
+    (usage_user_total, one row per day and type): one statement, however many logs. Like
+    new-api's counters, it keeps counting logs that log retention deleted (USAGE_RETENTION_DAYS
+    governs the rollups)."""
+    records = usage_records(
+        start=0,
+        end=MAX_TIMESTAMP,
+        where=UsageFilter(user_id=user_id),
+        measures=("requests", "quota"),
+    )
+    if not records:
+        return UsageTotals()
+    requests, quota = records[0]
+    return UsageTotals(requests=int(requests or 0), quota=int(quota or 0))
 
 
 # --- Reads the statistics APIs need beyond usage_rows/usage_totals ------------------------------

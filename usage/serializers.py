@@ -454,6 +454,14 @@ class DataRowOut(serializers.Serializer[Any]):
     username = serializers.CharField()
 
 
+class DataUserRowOut(serializers.Serializer[Any]):
+    username = serializers.CharField(help_text="The username the logs were recorded under.")
+    created_at = serializers.IntegerField(help_text="Bucket start, Unix seconds.")
+    count = serializers.IntegerField(help_text="Consume logs (type 2).")
+    quota = serializers.IntegerField()
+    token_used = serializers.IntegerField(help_text="prompt_tokens + completion_tokens.")
+
+
 class ApiKeyRefOut(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -220,7 +220,7 @@ def _parameters(schema: dict[str, Any], name: str) -> list[tuple[str, dict[str, 
 
 def test_every_time_zone_parameter_is_the_enum_of_the_zones_the_server_accepts(schema):
     zones = [*_parameters(schema, "timezone"), *_parameters(schema, "tz")]
-    assert len(zones) == 11  # 7 sub2api operations, AceData, r9s, new-api's two /api/data/
+    assert len(zones) == 12  # 7 sub2api operations, AceData, r9s, new-api's three /api/data/
 
     for where, parameter in zones:
         assert parameter["schema"] == {"allOf": [{"$ref": "#/components/schemas/TimeZone"}]}, where

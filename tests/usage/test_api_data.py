@@ -1,4 +1,5 @@
-"""new-api data statistics: GET /api/data/ (admin) and GET /api/data/self (API.md section 4)."""
+"""new-api data statistics: GET /api/data/ (admin), GET /api/data/self and GET /api/data/users
+(admin) (API.md section 4)."""
 
 from __future__ import annotations
 
@@ -311,7 +312,11 @@ def test_admin_has_no_span_limit(admin_api, logs):
     ],
 )
 def test_bad_parameters_are_refused_in_new_api_shape(user_api, admin_api, frozen, params, message):
-    for client, path in ((user_api, "/api/data/self"), (admin_api, "/api/data/")):
+    for client, path in (
+        (user_api, "/api/data/self"),
+        (admin_api, "/api/data/"),
+        (admin_api, "/api/data/users"),
+    ):
         response = client.get(path, params)
 
         assert response.status_code == 200
@@ -338,8 +343,9 @@ def test_sql_and_like_characters_in_username_match_literally(admin_api, logs):
         assert response.json() == {"success": True, "message": "", "data": []}
 
 
-def test_common_user_cannot_read_site_wide_data(user_api):
-    response = user_api.get("/api/data/")
+@pytest.mark.parametrize("path", ["/api/data/", "/api/data/users"])
+def test_common_user_cannot_read_site_wide_data(user_api, path):
+    response = user_api.get(path)
 
     assert response.status_code == 403
     assert response.json() == {"success": False, "message": "Unauthorized: insufficient privileges"}
@@ -368,6 +374,141 @@ def test_admin_query_count(admin_api, logs, django_assert_num_queries):
     # 1. the access token with its user; 2. the aggregate rows (usage_rows)
     with django_assert_num_queries(2):
         response = admin_api.get("/api/data/", {**RANGE, "username": "user1000"})
+    assert len(response.json()["data"]) == 3
+
+
+# --- GET /api/data/users: per username and bucket ----------------------------------------------
+
+
+def user_row(username, count, quota, token_used, created_at):
+    return {
+        "username": username,
+        "created_at": created_at,
+        "count": count,
+        "quota": quota,
+        "token_used": token_used,
+    }
+
+
+def spent(**fields):
+    """A consume event without the factory's default tokens (add them where a test counts)."""
+    return log_event(**{"prompt_tokens": 0, "completion_tokens": 0, **fields})
+
+
+def test_users_rows_per_username_and_hour_whole_json(admin_api, user_api, other_api, logs):
+    response = admin_api.get("/api/data/users", {**RANGE, "tz": "UTC"})
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "success": True,
+        "message": "",
+        # the error log of user1000 at 10:20 is not usage
+        "data": [
+            user_row("user1000", 3, 3300, 183, at("2025-03-10T10:00:00Z")),
+            user_row("user1001", 1, 70000, 2000, at("2025-03-10T10:00:00Z")),
+            user_row("user1000", 1, 5, 2, at("2025-03-10T11:00:00Z")),
+        ],
+    }
+
+
+def test_users_hour_buckets_follow_a_half_hour_zone(admin_api, user_api, other_api, logs):
+    # Kolkata's 15:00 hour is 09:30Z-10:30Z: it holds 10:05Z (and the error log at 10:20Z); its
+    # 16:00 hour holds 10:30Z, 10:40Z (user1001), 10:55Z and 11:10Z.
+    data = admin_api.get("/api/data/users", {**RANGE, "tz": "Asia/Kolkata"}).json()["data"]
+
+    assert data == [
+        user_row("user1000", 1, 1000, 150, at("2025-03-10T09:30:00Z")),
+        user_row("user1000", 3, 2305, 35, at("2025-03-10T10:30:00Z")),
+        user_row("user1001", 1, 70000, 2000, at("2025-03-10T10:30:00Z")),
+    ]
+
+
+def test_users_day_buckets_and_the_range_edges(admin_api, user_api, other_api, ingest, frozen):
+    # Days of New York across its spring-forward (2025-03-09 lasts 23 hours); the range starts
+    # and ends mid-hour, so the edges are read from the logs and the middle from the rollups.
+    ingest(
+        [
+            spent(created_at=at("2025-03-08T05:29:59Z"), quota=1),  # before the start
+            spent(created_at=at("2025-03-08T05:30:00Z"), quota=2),
+            spent(created_at=at("2025-03-09T04:59:59Z"), quota=4, prompt_tokens=3),
+            spent(created_at=at("2025-03-09T05:00:00Z"), quota=8),
+            spent(
+                created_at=at("2025-03-09T12:00:00Z"), user_id=1001, username="user1001", quota=16
+            ),
+            spent(created_at=at("2025-03-10T03:59:59Z"), quota=32),
+            spent(created_at=at("2025-03-10T04:00:00Z"), quota=64, completion_tokens=5),
+            spent(created_at=at("2025-03-10T04:10:00Z"), quota=128),  # after the end
+        ]
+    )
+    data = admin_api.get(
+        "/api/data/users",
+        {
+            "start_timestamp": at("2025-03-08T05:30:00Z"),
+            "end_timestamp": at("2025-03-10T04:09:59Z"),
+            "granularity": "day",
+            "tz": "America/New_York",
+        },
+    ).json()["data"]
+
+    assert data == [
+        user_row("user1000", 2, 6, 3, at("2025-03-08T05:00:00Z")),
+        user_row("user1000", 2, 40, 0, at("2025-03-09T05:00:00Z")),
+        user_row("user1001", 1, 16, 0, at("2025-03-09T05:00:00Z")),
+        user_row("user1000", 1, 64, 5, at("2025-03-10T04:00:00Z")),
+    ]
+
+
+def test_users_groups_by_the_username_the_logs_were_recorded_under(admin_api, ingest, frozen):
+    # user 1000 logged as "old" and, after a rename, as "new"; user 1001 then took "old":
+    # new-api groups by username, so "old" sums both users' logs.
+    hour = at("2025-03-10T10:00:00Z")
+    ingest(
+        [
+            spent(created_at=hour + 1, user_id=1000, username="old", quota=1),
+            spent(created_at=hour + 2, user_id=1000, username="new", quota=2),
+            spent(created_at=hour + 3, user_id=1001, username="old", quota=4),
+        ]
+    )
+
+    data = admin_api.get("/api/data/users", RANGE).json()["data"]
+
+    assert data == [user_row("new", 1, 2, 0, hour), user_row("old", 2, 5, 0, hour)]
+
+
+def test_users_username_restricts_to_that_name(admin_api, user_api, other_api, logs):
+    data = admin_api.get("/api/data/users", {**RANGE, "username": "user1001"}).json()["data"]
+
+    assert data == [user_row("user1001", 1, 70000, 2000, at("2025-03-10T10:00:00Z"))]
+
+
+def test_users_empty_range_gives_no_rows(admin_api, logs):
+    response = admin_api.get(
+        "/api/data/users", {"start_timestamp": NOW - 10 * DAY, "end_timestamp": NOW - 9 * DAY}
+    )
+
+    assert response.json() == {"success": True, "message": "", "data": []}
+
+
+def test_users_default_range_is_the_last_30_days_up_to_now(admin_api, ingest, frozen):
+    ingest(
+        [
+            log_event(created_at=NOW - 30 * DAY - 1, quota=1),
+            log_event(created_at=NOW - 30 * DAY, quota=2),
+            log_event(created_at=NOW, quota=4),
+            log_event(created_at=NOW + 60, quota=8),
+        ]
+    )
+
+    data = admin_api.get("/api/data/users").json()["data"]
+
+    assert sum(r["quota"] for r in data) == 6
+
+
+def test_users_query_count(admin_api, logs, django_assert_num_queries):
+    admin_api.get("/api/data/users", RANGE)
+    # 1. the access token with its user; 2. the aggregate rows (usage_rows: hours of usage_user)
+    with django_assert_num_queries(2):
+        response = admin_api.get("/api/data/users", {"start_timestamp": NOW - 20 * DAY})
     assert len(response.json()["data"]) == 3
 
 

@@ -1,7 +1,8 @@
 """Endpoint-level property test: random logs across months, users, models, keys and types; for
-random ranges, zones and granularities, every statistics endpoint's numbers equal a plain
-GROUP BY over the raw logs computed here independently (Python over `Log.objects.values()`,
-bucketing with zoneinfo directly, not with usage.buckets).
+random ranges, zones and granularities, every statistics endpoint's numbers (new-api's
+`/api/data/users` included) equal a plain GROUP BY over the raw logs computed here
+independently (Python over `Log.objects.values()`, bucketing with zoneinfo directly, not with
+usage.buckets).
 
 A seeded random loop (reproducible: a failure names its seed and iteration)."""
 
@@ -229,6 +230,39 @@ def check_data(rng, logs, client, admin: bool) -> None:
             }
         )
     response = client.get("/api/data/" if admin else "/api/data/self", params)
+    assert response.json() == {"success": True, "message": "", "data": expected}, params
+
+
+def check_data_users(rng, logs, client) -> None:
+    granularity = rng.choice(["hour", "day", "week"])
+    tz = ZoneInfo(rng.choice(ZONES if granularity == "hour" else DAY_ZONES))
+    start, end = random_range(rng, 400 * DAY)
+    params: dict[str, Any] = {
+        "start_timestamp": start,
+        "end_timestamp": end,
+        "granularity": granularity,
+        "tz": str(tz),
+    }
+    username = rng.choice([None, None, "user1001"])
+    if username:
+        params["username"] = username
+    groups = grouped(
+        consumed(logs, start=start, end=end, username=username),
+        lambda log: (floor(log["created_at"], tz, granularity), USERS[log["user_id"]]),
+    )
+    expected = []
+    for (bucket, name), group in sorted(groups.items()):
+        total = sums(group)
+        expected.append(
+            {
+                "username": name,
+                "created_at": bucket,
+                "count": total["requests"],
+                "quota": total["quota"],
+                "token_used": total["prompt_tokens"] + total["completion_tokens"],
+            }
+        )
+    response = client.get("/api/data/users", params)
     assert response.json() == {"success": True, "message": "", "data": expected}, params
 
 
@@ -545,6 +579,7 @@ def test_every_endpoint_equals_a_group_by_over_the_raw_logs(
         try:
             check_data(rng, logs, rng.choice([user_api, other_api, admin_api]), admin=False)
             check_data(rng, logs, admin_api, admin=True)
+            check_data_users(rng, logs, admin_api)
             for check in CHECKS:
                 check(rng, logs, rng.choice([user_api, other_api, admin_api]))
         except AssertionError as exc:

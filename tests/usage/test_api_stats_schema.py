@@ -13,6 +13,10 @@ from usage import serializers as s
 EXPECTED = {
     "/api/data/": ("get", {"start_timestamp", "end_timestamp", "granularity", "tz", "username"}),
     "/api/data/self": ("get", {"start_timestamp", "end_timestamp", "granularity", "tz"}),
+    "/api/data/users": (
+        "get",
+        {"start_timestamp", "end_timestamp", "granularity", "tz", "username"},
+    ),
     "/api/v1/usage": (
         "get",
         {
@@ -82,6 +86,7 @@ def test_documented_shapes_match_the_responses(user_api, admin_api, ingest):
     v1 = {"new_api_user": False}
 
     assert set(user_api.get("/api/data/self").json()["data"][0]) == fields(s.DataRowOut)
+    assert set(admin_api.get("/api/data/users").json()["data"][0]) == fields(s.DataUserRowOut)
     page = user_api.get("/api/v1/usage", **v1).json()["data"]
     assert set(page) | {"total_is_capped"} == fields(s.UsagePageOut)
     assert set(page["items"][0]) == fields(s.UsageLogOut)

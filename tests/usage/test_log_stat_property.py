@@ -174,9 +174,9 @@ def expected_count(logs: list[dict[str, Any]], f: LogFilter, cap: int) -> tuple[
 
 
 def expected_stat(logs: list[dict[str, Any]], f: LogFilter, now: int) -> tuple[int, int, int]:
-    """(quota, rpm, tpm) by the contract (API.md section 3), over the stored logs: a type of 0
-    counts consume logs (2) only."""
-    chosen = [log for log in logs if selected(log, f) and log["type"] == (f.type or 2)]
+    """(quota, rpm, tpm) by the contract (API.md section 3), over the stored logs: consume logs
+    (2) only, whatever type the filter names."""
+    chosen = [log for log in logs if selected(log, f) and log["type"] == 2]
     quota = sum(log["quota"] for log in chosen if in_range(log, f))
     recent = [log for log in chosen if log["created_at"] >= now - 60]
     return (

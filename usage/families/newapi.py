@@ -1,9 +1,11 @@
-"""new-api's data statistics (API.md section 4, seed 000): `GET /api/data/` (admin, site-wide)
-and `GET /api/data/self` (the caller's), in new-api's envelope (`logs.newapi`).
+"""new-api's data statistics (API.md section 4, seed 000): `GET /api/data/` (admin, site-wide),
+`GET /api/data/self` (the caller's) and `GET /api/data/users` (admin, per user), in new-api's
+envelope (`logs.newapi`).
 
-Rows are one per (model, bucket) with at least one consume log, ordered by bucket then model,
-buckets aligned to the `tz` calendar. Unlike new-api's own `quota_data`, nothing is lost on a
-restart and no row is duplicated: the numbers are the selectors' exact aggregates.
+Rows are one per (model, bucket), or (username, bucket) for `/users`, with at least one consume
+log, ordered by bucket then model or username, buckets aligned to the `tz` calendar. Unlike
+new-api's own `quota_data`, nothing is lost on a restart and no row is duplicated: the numbers
+are the selectors' exact aggregates.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from logs.newapi import (
 from usage.buckets import BucketError
 from usage.families.edge import error_report, validation_message
 from usage.selectors import UsageFilter, usage_records
-from usage.serializers import DataQuery, DataRowOut, DataSelfQuery
+from usage.serializers import DataQuery, DataRowOut, DataSelfQuery, DataUserRowOut
 
 DATA_RESPONSES = {
     # Bad parameters are HTTP 200 with success: false (new-api), so a 200 is either shape.
@@ -41,6 +43,13 @@ DATA_RESPONSES = {
     (401, "application/json"): NEW_API_ERROR,
     (403, "application/json"): NEW_API_ERROR,
     (503, "application/json"): NEW_API_ERROR,
+}
+DATA_USERS_RESPONSES = {
+    **DATA_RESPONSES,
+    (200, "application/json"): or_error(
+        "NewApiDataUsersOrError",
+        envelope_schema("NewApiDataUsersResponse", DataUserRowOut(many=True)),
+    ),
 }
 DATA_EXAMPLE = OpenApiExample(
     "one model, one hour",
@@ -204,3 +213,60 @@ class DataView(DataBaseView):
         # Grouped by user id too: a name reused after a rename belongs to two users.
         records = _records(query, UsageFilter(username=username), ("model_name", "user_id"))
         return ok(_rows(records, user_id=None, username=username))
+
+
+class DataUsersView(DataBaseView):
+    """`GET /api/data/users`: usage per (username, bucket), for new-api's "user consumption
+    ranking" and "user consumption trend" (new-api since 2026-04)."""
+
+    min_role = Role.ADMIN
+
+    @extend_schema(
+        operation_id="data_users",
+        tags=["new-api"],
+        summary="Usage per username and bucket (new-api, admin)",
+        description=(
+            "Consume logs of every user (or of the logs recorded under `username`), one row per "
+            "(username, bucket) with at least one log, ordered by bucket then username. Grouped "
+            "by the username the logs were recorded under, as new-api groups them: two users who "
+            "held one name in turn share its rows." + ERRORS_NOTE
+        ),
+        parameters=[DataQuery],
+        responses=DATA_USERS_RESPONSES,
+        examples=[
+            OpenApiExample(
+                "one user, one hour",
+                response_only=True,
+                value={
+                    "success": True,
+                    "message": "",
+                    "data": [
+                        {
+                            "username": "alice",
+                            "created_at": 1640995200,
+                            "count": 10,
+                            "quota": 30000,
+                            "token_used": 1500,
+                        }
+                    ],
+                },
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(DataQuery, request)
+        records = _records(
+            query, UsageFilter(username=query.get("username") or None), ("username",)
+        )
+        return ok(
+            [
+                {
+                    "username": username,
+                    "created_at": bucket,
+                    "count": requests,
+                    "quota": quota,
+                    "token_used": prompt_tokens + completion_tokens,
+                }
+                for bucket, username, requests, quota, prompt_tokens, completion_tokens in records
+            ]
+        )

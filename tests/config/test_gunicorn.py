@@ -184,3 +184,23 @@ def test_make_run_and_the_deploy_command_load_the_same_config(path):
 
     assert commands, f"no gunicorn command in {path}"
     assert all(f"-c {CONFIG}" in command for command in commands), commands
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/login/", "/static/css/app.css", "/no-such-page/"])
+def test_gunicorn_does_not_announce_itself(server, path):
+    # config/wsgi.py drops gunicorn's `Server` header (config/gunicorn_server_header.py).
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+
+    assert response.status in {200, 404}
+    assert response.getheader("Server") is None
+    assert "gunicorn" not in str(response.headers).lower()
+    # Its other headers are still there, and so are the application's.
+    assert response.getheader("Date")
+    assert "default-src 'self'" in response.getheader("Content-Security-Policy", "")
+    assert response.getheader("Permissions-Policy", "").startswith("accelerometer=()")

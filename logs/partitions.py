@@ -123,8 +123,9 @@ def partitions_ensure(*, start: int, end: int) -> list[str]:
 
 def partitions_ensure_for(*, events: Sequence[Dated]) -> list[str]:
     """Make sure a partition exists for every event's created_at; called by the ingest service
-    inside its transaction just before the insert, and by `Log.save()` and
-    `Log.objects.bulk_create()`.
+    inside its transaction just before the insert. `Log.save()` and `Log.objects.bulk_create()`
+    do not call it (logs.models imports nothing of its app but the querysets): whoever writes
+    logs through the ORM on PostgreSQL calls it first.
 
     Costs no SQL when the batch falls in partitions this process knows and that cannot have been
     dropped since (their upper bound is still in the future: `partitions_drop_before` never drops

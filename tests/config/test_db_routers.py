@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.test import override_settings
 
 from accounts.models import AccessToken
-from config.routers import (
+from config.db_routers import (
     ReadOnlyRequestMiddleware,
     ReplicaRouter,
     is_read_only,

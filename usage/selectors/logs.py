@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
 from logs.filters import LogFilter
-from logs.models import Log
+from logs.models import LOG_COLUMNS, Log
 from usage.buckets import MAX_TIMESTAMP
 from usage.selectors.log_stat import _log_sum
 from usage.selectors.rows import UsageFilter, UsageTotals, usage_records
@@ -78,27 +78,12 @@ def usage_top_endpoints(*, start: int, end: int, where: UsageFilter) -> dict[str
     return {model: endpoint for model, (_, endpoint) in best.items()}
 
 
-# What the per-request usage views show of a log (sub2api's UsageLog); `content` and `other`
-# can be large and are not part of it.
-USAGE_LOG_FIELDS = (
-    "id",
-    "created_at",
-    "type",
-    "user_id",
-    "token_id",
-    "token_name",
-    "model_name",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "duration_ms",
-    "first_token_ms",
-    "is_stream",
-    "group",
-    "request_id",
+# What the per-request usage views show of a log (sub2api's UsageLog): the log's columns but
+# those it has no field for; `content` and `other` can be large and are not part of it.
+_NOT_SHOWN = frozenset(
+    {"content", "username", "use_time", "channel_id", "channel_name", "ip", "endpoint", "other"}
 )
+USAGE_LOG_FIELDS = ("id", *(name for name in LOG_COLUMNS if name not in _NOT_SHOWN))
 
 
 @dataclass(slots=True)

@@ -241,7 +241,7 @@ if (NODE_MODULES_DIR / "chart.js" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/chart.js", NODE_MODULES_DIR / "chart.js" / "dist"))
 VENDOR_SCRIPTS = {
     # The version must equal package-lock.json's and the hash that of its dist/chart.umd.js
-    # (tests/test_assets.py checks both).
+    # (tests/usage/test_assets.py checks both).
     "chart.js": {
         "version": "4.6.1",
         "path": "vendor/chart.js/chart.umd.js",

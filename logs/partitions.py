@@ -30,12 +30,12 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import connection, transaction
 
+from logs.events import DAY, MAX_BIGINT
 from logs.models import Log
 from logs.retention import retention_advance
 
 logger = logging.getLogger(__name__)
 
-DAY = 86_400
 # Monday 1970-01-05 00:00 UTC: the origin of the partition windows.
 ORIGIN = 4 * DAY
 # Key of the transaction-level advisory lock that serialises partition creation, so that two
@@ -49,7 +49,7 @@ BLOCKING_LOCK_TIMEOUT_MS = 2_000
 # generous; a detach that times out is finished (FINALIZE) by the next call.
 CONCURRENT_DETACH_TIMEOUT_MS = 120_000
 MINVALUE = -(2**63)
-MAXVALUE = 2**63 - 1
+MAXVALUE = MAX_BIGINT
 
 _CREATED_AT = attrgetter("created_at")
 _BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>[^)]*)\) TO \((?P<upper>[^)]*)\)")

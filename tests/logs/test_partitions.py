@@ -31,12 +31,7 @@ from logs.partitions import (
 from tests.factories import log_event
 from usage.services import logs_ingest
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the logs table is partitioned on PostgreSQL only"
-    ),
-]
+pytestmark = pytest.mark.postgres("the logs table is partitioned on PostgreSQL only")
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:

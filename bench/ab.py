@@ -33,9 +33,9 @@ from urllib.parse import urlencode
 
 from bench.core import ROOT, Report, log, median
 from bench.server import free_port
+from logs.events import DAY
 
 SUITE = "ab"
-DAY = 86_400
 REQUEST_ID = re.compile(rb'"request_id":"[^"]*"')
 
 

@@ -27,8 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.core import percentile
+from logs.events import DAY
+
 SCHEMA = "bench_partitions"
-DAY = 86_400
 LOOPBACK = {"", "127.0.0.1", "localhost", "::1"}
 # A day far in the past, so no real partition is near it.
 RETENTION_DAY = 978_307_200  # 2001-01-01 00:00 UTC
@@ -53,18 +55,10 @@ def setup_django() -> None:
     django.setup()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "median": round(statistics.median(values), 3) if values else float("nan"),
-        "p95": round(percentile(values, 0.95), 3),
+        "p95": round(percentile(values, 95), 3),
         "max": round(max(values), 3) if values else float("nan"),
         "n": len(values),
     }

@@ -17,23 +17,20 @@ import argparse
 import http.client
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench.core import ROOT, Report, log, percentile
+from bench.server import Database, Server
+from logs.events import DAY
 
 SUITE = "reads"
 DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/tl_i3_bench")
-DAY = 86_400
 SPAN_DAYS = 30
 LOAD_CHUNK = 100_000
 HEAVY_USER = 1  # owns 30% of the logs, as the one big consumer of many deployments
@@ -222,66 +219,6 @@ def fixture_ensure(rows: int, *, reuse: bool) -> tuple[str, str, dict[str, Any]]
 # --- server and client ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """gunicorn on 127.0.0.1 (our own child process, stopped by its pid)."""
-
-    def __init__(self, url: str, workers: int) -> None:
-        self.port = free_port()
-        self.env = {**os.environ, "DATABASE_URL": url, "REQUEST_LOG": "0", "DEBUG": "0"}
-        self.workers = workers
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        command = [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-            "--timeout", "600",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("gunicorn did not answer /healthz within 60 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def worker_rss_kb(self) -> int:
-        """Largest peak RSS (VmHWM) among the workers."""
-        if self.process is None:
-            return 0
-        peaks = []
-        for status in Path("/proc").glob("[0-9]*/status"):
-            try:
-                fields = dict(
-                    line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
-                )
-            except OSError:
-                continue
-            if fields.get("PPid", "").strip() == str(self.process.pid) and "VmHWM" in fields:
-                peaks.append(int(fields["VmHWM"].split()[0]))
-        return max(peaks, default=0)
-
-
 class Client:
     def __init__(self, port: int, token: str, user_id: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -381,7 +318,9 @@ def run(args: argparse.Namespace) -> Report:
         ["scenario", "n", "median_ms", "p95_ms", "items", "note"],
         meta={**facts, "repeat": args.repeat, "workers": args.workers, "pg_url": args.pg_url},
     )
-    with Server(args.pg_url, args.workers) as server:
+    with Server(
+        Database("postgres", args.pg_url), workers=args.workers, request_log=False, timeout=600
+    ) as server:
         clients = {
             "admin": Client(server.port, admin_token, 10_000_001),
             "user": Client(server.port, user_token, HEAVY_USER),

@@ -49,9 +49,9 @@ import orjson
 from bench.core import ROOT, Report, log, median, percentile
 from bench.ingest import RUN_TAG, bodies
 from bench.server import Database, Server, manage
+from logs.events import DAY
 
 SUITE = "scale"
-DAY = 86_400
 AIM_MS = 50.0
 RANGES = (1, 30, 365)
 ROLLUP_TABLES = ("usage_site", "usage_channel", "usage_user", "usage_user_total")

@@ -111,10 +111,13 @@ def free_port() -> int:
 class Server:
     """`with Server(database, workers=3) as server:` serves on `server.url` (127.0.0.1)."""
 
-    def __init__(self, database: Database, *, workers: int = 3, request_log: bool = True) -> None:
+    def __init__(
+        self, database: Database, *, workers: int = 3, request_log: bool = True, timeout: int = 120
+    ) -> None:
         self.database = database
         self.workers = workers
         self.request_log = request_log
+        self.timeout = timeout
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -131,7 +134,7 @@ class Server:
             sys.executable, "-m", "gunicorn", "config.wsgi:application",
             "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers),
-            "--timeout", "120",
+            "--timeout", str(self.timeout),
             "--graceful-timeout", "10",
         ]  # fmt: skip
         with self.log_path.open("wb") as output:
@@ -155,6 +158,19 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         return children(self.process.pid) if self.process is not None else []
+
+    def worker_rss_kb(self) -> int:
+        """Largest peak RSS (VmHWM) among the workers."""
+        peaks = []
+        for pid in self.worker_pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            peaks += [
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
+            ]
+        return max(peaks, default=0)
 
     def database_pids(self) -> list[int]:
         """The PostgreSQL backends serving this server (its workers keep their connections)."""

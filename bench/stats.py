@@ -28,13 +28,15 @@ from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
+from bench.core import percentile
+from logs.events import DAY
+
 SUITE = "stats"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/tl_bench_stats"
 # The data set ends here (2026-11-01 00:00 UTC); reads end 137 s before it, mid-quarter, as a
 # dashboard's "now" does.
 END = 1_793_491_200
 NOW = END - 137
-DAY = 86400
 MODELS = (
     "gpt-4o",
     "gpt-4o-mini",
@@ -366,11 +368,6 @@ def _reads(top_user: int, median_user: int) -> list[Read]:
     return reads
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def reads_measure(*, repeat: int) -> list[dict[str, Any]]:
     from django.db import connection
 
@@ -394,7 +391,7 @@ def reads_measure(*, repeat: int) -> list[dict[str, Any]]:
         result = {
             "read": read.name,
             "median_ms": round(statistics.median(samples), 1),
-            "p95_ms": round(_percentile(samples, 0.95), 1),
+            "p95_ms": round(percentile(samples, 95), 1),
             "rows": rows,
         }
         print(
@@ -472,7 +469,7 @@ def ingest_measure(*, batches: int, size: int = 1000) -> dict[str, Any]:
         result[variant] = {
             "events_per_s": round(size * len(samples) / sum(samples)),
             "batch_median_ms": round(statistics.median(samples) * 1000, 1),
-            "batch_p95_ms": round(_percentile(samples, 0.95) * 1000, 1),
+            "batch_p95_ms": round(percentile(samples, 95) * 1000, 1),
         }
         print(f"  {variant}: {result[variant]}", flush=True)
     return result

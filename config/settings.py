@@ -20,11 +20,23 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TOKENLEDGER_VAR_DIR", BASE_DIR / "var"))
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """`default` when unset or empty; otherwise one of TRUE_WORDS or FALSE_WORDS, in any case.
+    Anything else is refused: a typo (`ture`) must not quietly turn a setting off."""
+    value = os.environ.get(name, "").strip()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value.lower() in TRUE_WORDS:
+        return True
+    if value.lower() in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}"
+    )
 
 
 def env_int(name: str, default: int | None) -> int | None:
@@ -143,7 +155,7 @@ MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     # Before the replica routing, which resolves a POST's path to tell a read from a write.
     "config.middleware.TrailingSlashMiddleware",
-    "config.routers.ReadOnlyRequestMiddleware",
+    "config.db_routers.ReadOnlyRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -190,7 +202,7 @@ if REPLICA_URL:
     DATABASES["replica"] = database_from_url(REPLICA_URL)
     # In tests the replica is the primary's test database (no replication to wait for).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+DATABASE_ROUTERS = ["config.db_routers.ReplicaRouter"]
 # Bound on each statement of a read-only request on PostgreSQL (0 disables).
 READ_STATEMENT_TIMEOUT_MS = env_int("READ_STATEMENT_TIMEOUT_MS", 15000) or 0
 
@@ -229,7 +241,7 @@ if (NODE_MODULES_DIR / "chart.js" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/chart.js", NODE_MODULES_DIR / "chart.js" / "dist"))
 VENDOR_SCRIPTS = {
     # The version must equal package-lock.json's and the hash that of its dist/chart.umd.js
-    # (tests/test_assets.py checks both).
+    # (tests/usage/test_assets.py checks both).
     "chart.js": {
         "version": "4.6.1",
         "path": "vendor/chart.js/chart.umd.js",
@@ -396,7 +408,9 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 }
 
 # Business settings (API.md section 8).
-QUOTA_PER_UNIT = env_int("QUOTA_PER_UNIT", 500000) or 500000
+QUOTA_PER_UNIT = env_int("QUOTA_PER_UNIT", 500000) or 0
+if QUOTA_PER_UNIT < 1:
+    raise ImproperlyConfigured("QUOTA_PER_UNIT must be at least 1 (quota per unit of currency)")
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", None)
 USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", None)
 

@@ -24,6 +24,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FUTURE_SECONDS = 300
 MAX_OTHER_BYTES = 16 * 1024
 MAX_BIGINT = 2**63 - 1  # identifiers (user, token, channel ids): never summed
+DAY = 86_400  # seconds
 
 # Bounds of the counters that are summed (rollups, statistics, new-api's token_used); the
 # reasoning is in docs/ingest.md, "Bounds". A sum counts at most SUM_CAPACITY events, each

@@ -14,38 +14,21 @@ from typing import Any
 from django.http import StreamingHttpResponse
 
 from logs.filters import LogFilter
-from logs.models import LogType
+from logs.models import LOG_COLUMNS, LogType
 from logs.selectors import logs_export_rows
 from logs.serializers import other_for_user, other_json
 
+# The CSV's columns: every column of a log (LOG_COLUMNS), each derived one (the UTC time, the
+# type's name) beside its source, the free text (`content`, `other`) last.
+_TEXT_LAST = ("content", "other")
 ADMIN_COLUMNS = (
     "id",
     "created_at",
     "created_at_utc",
     "type",
     "type_name",
-    "user_id",
-    "username",
-    "token_id",
-    "token_name",
-    "model_name",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "use_time",
-    "duration_ms",
-    "first_token_ms",
-    "is_stream",
-    "channel_id",
-    "channel_name",
-    "group",
-    "ip",
-    "request_id",
-    "endpoint",
-    "content",
-    "other",
+    *(name for name in LOG_COLUMNS if name not in {"created_at", "type", *_TEXT_LAST}),
+    *_TEXT_LAST,
 )
 # Users never see channels or IPs: the columns are left out rather than blank.
 USER_COLUMNS = tuple(c for c in ADMIN_COLUMNS if c not in {"channel_id", "channel_name", "ip"})

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from django.db import models
 from django.db.models import Q
 
@@ -56,14 +53,9 @@ class LogType(models.IntegerChoices):
 
 
 class LogManager(models.Manager.from_queryset(LogQuerySet)):  # type: ignore[misc]
-    def bulk_create(self, objs: Iterable[Log], *args: Any, **kwargs: Any) -> list[Log]:
-        # PostgreSQL: the rows need their time partitions (late import: logs/partitions.py
-        # imports this module).
-        from logs.partitions import partitions_ensure_for
-
-        objs = list(objs)
-        partitions_ensure_for(events=objs)
-        return super().bulk_create(objs, *args, **kwargs)
+    """The logs' queryset methods on `Log.objects`. On PostgreSQL a write through the ORM needs
+    its time partition first (`logs.partitions.partitions_ensure_for`, as the ingest service
+    calls it)."""
 
 
 class Log(models.Model):
@@ -201,14 +193,6 @@ class Log(models.Model):
 
     def __str__(self) -> str:
         return f"log {self.id} ({self.username}, {self.model_name})"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # PostgreSQL: the row needs its time partition (the ingest service, which writes nearly
-        # every log, ensures them itself). Late import: logs/partitions.py imports this module.
-        from logs.partitions import partitions_ensure_for
-
-        partitions_ensure_for(events=[self])
-        super().save(*args, **kwargs)
 
 
 class IngestKey(models.Model):

@@ -30,12 +30,12 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import connection, transaction
 
+from logs.events import DAY, MAX_BIGINT
 from logs.models import Log
 from logs.retention import retention_advance
 
 logger = logging.getLogger(__name__)
 
-DAY = 86_400
 # Monday 1970-01-05 00:00 UTC: the origin of the partition windows.
 ORIGIN = 4 * DAY
 # Key of the transaction-level advisory lock that serialises partition creation, so that two
@@ -49,7 +49,7 @@ BLOCKING_LOCK_TIMEOUT_MS = 2_000
 # generous; a detach that times out is finished (FINALIZE) by the next call.
 CONCURRENT_DETACH_TIMEOUT_MS = 120_000
 MINVALUE = -(2**63)
-MAXVALUE = 2**63 - 1
+MAXVALUE = MAX_BIGINT
 
 _CREATED_AT = attrgetter("created_at")
 _BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>[^)]*)\) TO \((?P<upper>[^)]*)\)")
@@ -123,8 +123,9 @@ def partitions_ensure(*, start: int, end: int) -> list[str]:
 
 def partitions_ensure_for(*, events: Sequence[Dated]) -> list[str]:
     """Make sure a partition exists for every event's created_at; called by the ingest service
-    inside its transaction just before the insert, and by `Log.save()` and
-    `Log.objects.bulk_create()`.
+    inside its transaction just before the insert. `Log.save()` and `Log.objects.bulk_create()`
+    do not call it (logs.models imports nothing of its app but the querysets): whoever writes
+    logs through the ORM on PostgreSQL calls it first.
 
     Costs no SQL when the batch falls in partitions this process knows and that cannot have been
     dropped since (their upper bound is still in the future: `partitions_drop_before` never drops

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from accounts.models import AccessToken, Role, Scope, User
@@ -15,9 +16,21 @@ from tests.factories import AccessTokenFactory, UserFactory
 from usage.services import IngestResult, logs_ingest
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`@pytest.mark.postgres(reason)`: the test is skipped on any other database."""
+    if connection.vendor == "postgresql":
+        return
+    for item in items:
+        marker = item.get_closest_marker("postgres")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "PostgreSQL only"
+            item.add_marker(pytest.mark.skip(reason=f"needs PostgreSQL: {reason}"))
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
-    """Users get passwords (the factory, logins); the production hasher costs ~0.3 s each."""
+    """Users get passwords (the factory, logins); PBKDF2's million iterations cost ~0.3 s per
+    user created, and no test needs them."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -50,12 +63,6 @@ class ApiClient:
     def delete(self, path: str, **kwargs: Any) -> Any:
         new_api_user = kwargs.pop("new_api_user", True)
         return self.client.delete(path, headers=self.headers(new_api_user), **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """PBKDF2's million iterations cost ~0.3 s per user created; tests do not need them."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _client_for(role: int, user_id: int, username: str, scope: str = Scope.READ) -> ApiClient:

@@ -12,7 +12,10 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from logs.events import DAY
+
 QUARTER = 900
+HOUR = 3600
 GRANULARITIES = ("hour", "day", "week", "month")
 MAX_BUCKETS = 10_000
 
@@ -153,7 +156,6 @@ MIN_YEAR, MAX_YEAR = 1970, 9998
 # The four digits of a year MIN_YEAR..MAX_YEAR, for the OpenAPI schema's patterns.
 YEAR_PATTERN = "(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-DAY = 86_400
 
 
 def date_parse(text: str) -> date:
@@ -234,7 +236,7 @@ def months_before(ts: int, tz: ZoneInfo, months: int) -> int:
 
 # Resolutions of the rollup tables (usage/models.py): each divides the next, all aligned to the
 # Unix epoch, so any quarter-aligned interval splits into whole rollup buckets.
-SPANS = (QUARTER, 3600, 86400)
+SPANS = (QUARTER, HOUR, DAY)
 
 
 def bucket_of(ts: int, span: int) -> int:

@@ -18,6 +18,7 @@ from django.conf import settings
 from accounts.models import Channel
 from logs.models import LogType
 from usage.forms import Window
+from usage.money import quota_to_money
 from usage.selectors import UsageFilter, UsageRow, UsageTotals, usage_rows, usage_totals
 
 TOP_MODELS = 8  # series per chart; the rest are summed into "Other"
@@ -34,7 +35,7 @@ class Cards:
 
     @property
     def quota_money(self) -> Decimal:
-        return Decimal(self.totals.quota) / Decimal(settings.QUOTA_PER_UNIT)
+        return quota_to_money(self.totals.quota)
 
     @property
     def avg_rpm(self) -> float:
@@ -69,7 +70,7 @@ class KeyRow:
 
     @property
     def quota_money(self) -> Decimal:
-        return Decimal(self.totals.quota) / Decimal(settings.QUOTA_PER_UNIT)
+        return quota_to_money(self.totals.quota)
 
 
 @dataclass(slots=True)
@@ -186,7 +187,7 @@ class Breakdown:
 
     @property
     def quota_money(self) -> Decimal:
-        return Decimal(self.totals.quota) / Decimal(settings.QUOTA_PER_UNIT)
+        return quota_to_money(self.totals.quota)
 
 
 @dataclass(slots=True)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from usage.buckets import DAY
+
 QUOTA_PER_USD = 500_000
 CHUNK = 4096  # events generated from one random stream (the unit of parallel generation)
 
@@ -211,7 +213,7 @@ class Timeline:
 
     def __init__(self, *, now: int, days: float) -> None:
         self.end = int(now)
-        self.start = self.end - int(days * 86400)
+        self.start = self.end - int(days * DAY)
         first_hour = self.start - self.start % 3600
         self.hour_starts: list[int] = []
         self.cumulative: list[float] = []

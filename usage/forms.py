@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 
 from logs.models import LogType
-from usage.buckets import BucketError, bucket_starts, local_date, local_midnight
+from usage.buckets import DAY, BucketError, bucket_starts, local_date, local_midnight
 
 PRESETS = (
     ("today", "Today"),
@@ -56,7 +56,7 @@ def preset_range(preset: str, now: int, tz: ZoneInfo) -> tuple[int, int]:
     if preset == "yesterday":
         return local_midnight(today - timedelta(days=1), tz), midnight - 1
     if preset == "24h":
-        return now - 86_400 + 1, now
+        return now - DAY + 1, now
     if preset in ("7d", "14d", "30d"):
         days = int(preset[:-1])
         return local_midnight(today - timedelta(days=days - 1), tz), now
@@ -71,9 +71,9 @@ def preset_range(preset: str, now: int, tz: ZoneInfo) -> tuple[int, int]:
 
 def auto_granularity(start: int, end: int) -> str:
     span = end - start
-    if span <= 2 * 86_400:
+    if span <= 2 * DAY:
         return "hour"
-    if span <= 92 * 86_400:
+    if span <= 92 * DAY:
         return "day"
     return "week"
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.db import models
 
-from usage.buckets import QUARTER, SPANS
+from logs.events import MAX_BIGINT
+from usage.buckets import DAY, HOUR, QUARTER, SPANS
 from usage.models import UsageChannel, UsageSite, UsageUser, UsageUserTotal
 
 # The sums every rollup row holds, in this order everywhere (UsageTotals' fields).
@@ -28,7 +29,7 @@ MEASURES = (
 # Where every sum saturates: the BIGINT columns' and SQLite integers' maximum. Events within the
 # ingest bounds never get there (logs.events.SUM_CAPACITY); only data stored before the bounds
 # can (docs/ingest.md, "Bounds").
-MAX_SUM = 2**63 - 1
+MAX_SUM = MAX_BIGINT
 
 # The same sums over raw logs (SQL), for `logs AS l`.
 RAW_MEASURES = (
@@ -93,8 +94,6 @@ class Family:
         return set(needed) <= set(self.dims)
 
 
-HOUR = 3600
-
 # Smallest first: a read uses the first family that has every dimension it filters or groups by.
 #
 # The site table's rows are few (models x types per bucket), so it keeps a chain of spans: with
@@ -109,7 +108,7 @@ SITE = Family(
     ("model_name", "type"),
     spans=(QUARTER, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR),
 )
-CHANNEL = Family(UsageChannel, ("channel_id", "group", "model_name", "type"), spans=(HOUR, 86400))
+CHANNEL = Family(UsageChannel, ("channel_id", "group", "model_name", "type"), spans=(HOUR, DAY))
 # One row per user and UTC day (and type): the day part of reads by user that need no key or
 # model, where usage_user holds one row per key, model and endpoint.
 USER_TOTAL = Family(UsageUserTotal, ("user_id", "username", "type"), spans=(24 * HOUR,))
@@ -131,9 +130,6 @@ def families_for(needed: Iterable[str]) -> dict[int, Family]:
             for span in family.spans:
                 chosen.setdefault(span, family)
     return dict(sorted(chosen.items()))
-
-
-DAY = 86400
 
 
 def day_floor(ts: int) -> int:

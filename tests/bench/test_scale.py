@@ -108,11 +108,8 @@ def bench_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name.format(size="3k")}" WITH (FORCE)')
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres("the harness loads PostgreSQL with COPY")
 @pytest.mark.slow
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the harness loads PostgreSQL with COPY"
-)
 def test_a_tiny_run_measures_every_read_and_every_phase(bench_url):
     done = subprocess.run(  # noqa: S603 (our own harness, fixed arguments)
         [sys.executable, "-m", "bench", "scale", "--rows", "3000", "--pg-url", bench_url,

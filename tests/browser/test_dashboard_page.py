@@ -18,8 +18,9 @@ from tests.browser.conftest import BROWSER_ZONE, PASSWORD
 from tests.factories import log_event
 from tests.typed_factories import user_make
 from usage.forms import preset_range
+from usage.money import quota_to_money
 from usage.selectors import UsageFilter, usage_rows, usage_totals
-from usage.templatetags.tokenledger import compact, money, quota_to_money
+from usage.templatetags.tokenledger import compact, money
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

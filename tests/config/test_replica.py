@@ -1,4 +1,4 @@
-"""The read replica end to end (config/routers.py): a real second alias and real requests.
+"""The read replica end to end (config/db_routers.py): a real second alias and real requests.
 
 `make test` runs this module in a pytest run of its own with DATABASE_REPLICA_URL set to the
 primary's URL, so `replica` is a second connection to the same test database (TEST MIRROR); the
@@ -24,7 +24,7 @@ from django.db.backends.signals import connection_created
 from django.test import Client
 
 from accounts.models import AccessToken
-from config.routers import PRIMARY, REPLICA, REPLICA_APPS, ReplicaRouter, replica_configured
+from config.db_routers import PRIMARY, REPLICA, REPLICA_APPS, ReplicaRouter, replica_configured
 from logs.models import Log
 from logs.selectors import EXPORT_CHUNK
 from tests.conftest import ApiClient

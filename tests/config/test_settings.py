@@ -32,6 +32,8 @@ PROJECT_VARIABLES = (
     "LOGIN_FAILURE_LIMIT",
     "LOGIN_LOCKOUT_MINUTES",
     "TRUSTED_PROXY_COUNT",
+    "QUOTA_PER_UNIT",
+    "REQUEST_LOG",
     # Set by tests/browser/conftest.py for Playwright's event loop; check --deploy warns on it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
@@ -239,12 +241,41 @@ def test_login_lockout_settings_come_from_the_environment(variables, printed, tm
         ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT must be at least 1"),
         ("LOGIN_LOCKOUT_MINUTES", "-1", "LOGIN_LOCKOUT_MINUTES must be 0 (until unlocked) or more"),
         ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be 0 (no proxy) or more"),
+        (
+            "SECURE_SSL_REDIRECT",
+            "ture",
+            "SECURE_SSL_REDIRECT must be one of 1/0, true/false, yes/no, on/off, got 'ture'",
+        ),
+        ("REQUEST_LOG", "2", "REQUEST_LOG must be one of 1/0, true/false, yes/no, on/off, got '2'"),
+        ("QUOTA_PER_UNIT", "0", "QUOTA_PER_UNIT must be at least 1 (quota per unit of currency)"),
+        ("QUOTA_PER_UNIT", "-5", "QUOTA_PER_UNIT must be at least 1 (quota per unit of currency)"),
+        ("QUOTA_PER_UNIT", "0.5", "QUOTA_PER_UNIT must be an integer, got '0.5'"),
     ],
 )
-def test_bad_login_lockout_settings_refuse_to_start(name, value, message, tmp_path):
+def test_bad_settings_refuse_to_start(name, value, message, tmp_path):
     environment = {**documented_production_environment(), name: value}
 
     result = manage("check", environment=environment, tmp_path=tmp_path)
 
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {message}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "printed"),
+    [
+        ({}, "True 500000"),
+        ({"SECURE_SSL_REDIRECT": "", "QUOTA_PER_UNIT": ""}, "True 500000"),
+        ({"SECURE_SSL_REDIRECT": " Off ", "QUOTA_PER_UNIT": "1000"}, "False 1000"),
+        ({"SECURE_SSL_REDIRECT": "NO"}, "False 500000"),
+        ({"SECURE_SSL_REDIRECT": "Yes"}, "True 500000"),
+    ],
+)
+def test_boolean_and_quota_settings_come_from_the_environment(variables, printed, tmp_path):
+    environment = {**documented_production_environment(), **variables}
+    code = "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.QUOTA_PER_UNIT)"
+
+    result = manage("shell", "--no-imports", "-c", code, environment=environment, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == printed

@@ -102,13 +102,14 @@ def test_admin_self_routes_show_the_admins_own_logs_only(admin_api, user_api):
     assert admin_api.get("/api/log/self/stat").json()["data"]["quota"] == 1000
 
 
-def test_list_of_many_matches_runs_a_capped_count_and_one_page_query(
+def test_list_of_many_matches_counts_from_the_rollups_and_runs_one_page_query(
     admin_api, django_assert_num_queries
 ):
     bulk_logs(SMALL_MATCH + 1, model_name="gpt-4o")
     admin_api.get("/api/log/")  # the first call also records the token's last use
     # 1. access token + user (authentication)
-    # 2. SELECT COUNT(*) FROM (SELECT id ... LIMIT 10001)
+    # 2. the count from the rollups (usage_log_count): SELECT (SELECT CAST(SUM(m0) ...)),
+    #    m.logs_before, m.rollups_before ... LEFT JOIN retention_marks
     # 3. the page: SELECT ... WHERE id IN (SELECT id ... ORDER BY created_at DESC, id DESC
     #    LIMIT 11 OFFSET 10)
     with django_assert_num_queries(3):
@@ -119,7 +120,8 @@ def test_list_of_many_matches_runs_a_capped_count_and_one_page_query(
 def test_self_list_pages_by_cursor_with_one_page_query(user_api, django_assert_num_queries):
     bulk_logs(SMALL_MATCH + 1)
     user_api.get("/api/log/self")
-    # 1. access token + user; 2. capped COUNT; 3. the page, ORDER BY ... LIMIT 11 (no OFFSET)
+    # 1. access token + user; 2. the rollup count (with the retention marks); 3. the page,
+    # ORDER BY ... LIMIT 11 (no OFFSET)
     with django_assert_num_queries(3):
         first = user_api.get("/api/log/self").json()["data"]
     with django_assert_num_queries(3):
@@ -130,7 +132,7 @@ def test_list_of_few_matches_reads_their_keys_then_the_page(admin_api, django_as
     store(*(log_event(created_at=T0 + i) for i in range(15)))
     admin_api.get("/api/log/")
     # 1. access token + user
-    # 2. SELECT COUNT(*) FROM (SELECT id ... LIMIT 10001): 15, at most SMALL_MATCH
+    # 2. the rollup count (with the retention marks): 15, at most SMALL_MATCH
     # 3. SELECT created_at, id ... (the 15 keys, in any order; the page is cut in Python)
     # 4. SELECT ... WHERE id IN (the page's 10 ids)
     with django_assert_num_queries(4):
@@ -140,6 +142,6 @@ def test_list_of_few_matches_reads_their_keys_then_the_page(admin_api, django_as
 
 def test_empty_list_skips_the_page_query(user_api, django_assert_num_queries):
     user_api.get("/api/log/self")
-    # 1. access token + user; 2. capped COUNT (0: no page to read)
+    # 1. access token + user; 2. the rollup count (with the retention marks; 0: no page to read)
     with django_assert_num_queries(2):
         user_api.get("/api/log/self")

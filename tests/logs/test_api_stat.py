@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Sum
 
 from logs.models import Log, RetentionMark
@@ -339,8 +338,7 @@ def test_stat_after_both_purges_and_a_late_log(admin_api, history, settings, ing
     assert quotas(admin_api)[0] == 111008
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions: PostgreSQL only")
+@pytest.mark.postgres("partitions: PostgreSQL only")
 def test_stat_after_partitions_are_dropped(admin_api, history, settings):
     settings.LOG_PARTITION_DAYS = 1
     store(consume(NOW - 40 * DAY + 1, quota=5), consume(NOW - 39 * DAY + 1, quota=3))

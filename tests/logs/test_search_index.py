@@ -29,9 +29,6 @@ from tests.logs.logdata import T0, bulk_logs, store
 pytestmark = pytest.mark.django_db
 
 ON_POSTGRES = connection.vendor == "postgresql"
-needs_postgres = pytest.mark.skipif(
-    not ON_POSTGRES, reason="the trigram index exists on PostgreSQL only"
-)
 
 # (content, model_name, token_name, request_id, user_id, username), stored at T0 + position.
 ROWS = [
@@ -165,8 +162,7 @@ def test_search_finds_exactly_the_logs_with_the_keyword_in_a_searched_column(row
 
 
 @pytest.mark.parametrize("keyword", KEYWORDS)
-@pytest.mark.postgres
-@needs_postgres
+@pytest.mark.postgres("the trigram index exists on PostgreSQL only")
 def test_search_through_the_trigram_index_finds_the_same_logs(rows, keyword):
     search_index_create()
     force_trigram_plans()
@@ -192,8 +188,7 @@ def test_the_expected_results_are_not_vacuous(rows):
 @pytest.mark.parametrize(
     "keyword", ["timeout", "req-abc", "ÉCOLE", "x_y", "50%", "no-such-keyword", "数据库"]
 )
-@pytest.mark.postgres
-@needs_postgres
+@pytest.mark.postgres("the trigram index exists on PostgreSQL only")
 def test_a_keyword_of_three_characters_or_more_can_use_the_trigram_index(rows, keyword):
     # The search query's conditions are the index's expressions. (The user variant of a tiny
     # table is cheaper through the user index; the next test covers it on a busy user.)
@@ -203,8 +198,7 @@ def test_a_keyword_of_three_characters_or_more_can_use_the_trigram_index(rows, k
     assert plan_indexes(keyword, None) & trigram_indexes()
 
 
-@pytest.mark.postgres
-@needs_postgres
+@pytest.mark.postgres("the trigram index exists on PostgreSQL only")
 def test_the_planner_chooses_the_index_for_a_rare_keyword_and_the_time_order_otherwise():
     bulk_logs(20_000, content="model ratio 1.25, completion ratio 4.00", request_id="")
     store(log_event(created_at=T0 - 10, content="a rare upstream failure", user_id=1000))
@@ -251,8 +245,7 @@ def run(*args: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.postgres
-@needs_postgres
+@pytest.mark.postgres("the trigram index exists on PostgreSQL only")
 def test_search_index_command_builds_the_index_on_every_partition_and_drops_it(
     committed_index: None,
 ) -> None:
@@ -279,8 +272,7 @@ def test_search_index_command_builds_the_index_on_every_partition_and_drops_it(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.postgres
-@needs_postgres
+@pytest.mark.postgres("the trigram index exists on PostgreSQL only")
 def test_search_index_create_finishes_an_interrupted_build(committed_index: None) -> None:
     partitions = sorted(partition.name for partition in partitions_list())
     # Interrupted after building the first partition's index, before attaching it.

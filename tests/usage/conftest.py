@@ -54,9 +54,3 @@ class AnyUuid:
 
     def __repr__(self) -> str:
         return "<any uuid>"
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """The user factories set a password; PBKDF2 would make each test's setup last a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -772,11 +772,9 @@ def slow_claim():
             cursor.execute("DROP FUNCTION test_slow_claim()")
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres("SQLite serializes writers")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_batches_sharing_request_ids_store_each_once(request, ingest_api):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serializes writers")
     request.getfixturevalue("slow_claim")
     token = ingest_api.token.secret  # type: ignore[union-attr]
     rounds, shared = 2, 200
@@ -842,11 +840,9 @@ def slow_user_insert():
             cursor.execute("DROP FUNCTION test_slow_user()")
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres("SQLite serializes writers")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_batches_creating_the_same_users_do_not_deadlock(request, ingest_api):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serializes writers")
     request.getfixturevalue("slow_user_insert")
     token = ingest_api.token.secret  # type: ignore[union-attr]
     users = [event(user_id=70 + i, username=f"c{i}") for i in range(5)]

@@ -12,6 +12,8 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.utils.html import format_html
 
+from usage.money import quota_to_money
+
 register = template.Library()
 
 NO_VALUE = "\N{EN DASH}"
@@ -57,13 +59,6 @@ def money(value: Decimal | float | int | None) -> str:
     return f"{sign}${whole}.{decimals}"
 
 
-def quota_to_money(quota: int | None) -> Decimal | None:
-    """Quota in the gateway's unit to currency (QUOTA_PER_UNIT quota = 1 USD)."""
-    if quota is None:
-        return None
-    return Decimal(quota) / Decimal(settings.QUOTA_PER_UNIT)
-
-
 @register.filter(name="compact")
 def compact_filter(value: int | float | Decimal | None) -> str:
     return compact(value)
@@ -94,7 +89,7 @@ def percent_filter(value: float | None) -> str:
 
 @register.filter(name="quota_money")
 def quota_money_filter(quota: int | None) -> str:
-    return money(quota_to_money(quota))
+    return money(None if quota is None else quota_to_money(quota))
 
 
 @lru_cache(maxsize=8)

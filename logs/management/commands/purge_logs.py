@@ -10,10 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from logs.events import DAY
 from logs.models import Log
 from logs.services import DELETE_BATCH, logs_delete_before
-
-DAY = 86_400
 
 
 class Command(BaseCommand):

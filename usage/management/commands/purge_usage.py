@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from usage.buckets import DAY
 from usage.management.commands.rebuild_usage import day_text
 from usage.services import usage_purge
 
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             raise CommandError("the retention must be at least 1 day")
         if options["chunk_days"] < 1:
             raise CommandError("--chunk-days must be >= 1")
-        before = int(time.time()) - days * 86400
+        before = int(time.time()) - days * DAY
         deleted = usage_purge(before=before, chunk_days=options["chunk_days"])
-        cutoff = before - before % 86400
+        cutoff = before - before % DAY
         self.stdout.write(f"Deleted {deleted} usage rollup rows before {day_text(cutoff)} (UTC).")

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.test import override_settings
 
 from accounts.models import AccessToken
-from config.routers import (
+from config.db_routers import (
     ReadOnlyRequestMiddleware,
     ReplicaRouter,
     is_read_only,
@@ -60,11 +60,9 @@ def test_which_requests_are_read_only(rf, method, path, expected):
     assert is_read_only(rf.generic(method, path)) is expected
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres("statement_timeout is PostgreSQL's")
 @pytest.mark.django_db
 def test_read_requests_run_under_a_statement_timeout_that_is_reset_afterwards(rf):
-    if connection.vendor != "postgresql":
-        pytest.skip("statement_timeout is PostgreSQL's")
 
     def view(request):
         with connection.cursor() as cursor:
@@ -80,11 +78,9 @@ def test_read_requests_run_under_a_statement_timeout_that_is_reset_afterwards(rf
     assert ReadOnlyRequestMiddleware(view)(rf.post("/api/log/")).content == b"0"
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres("statement_timeout is PostgreSQL's")
 @pytest.mark.django_db
 def test_the_bound_is_set_when_the_first_query_uses_a_server_side_cursor(rf):
-    if connection.vendor != "postgresql":
-        pytest.skip("statement_timeout is PostgreSQL's")
 
     def view(request):
         # QuerySet.iterator() reads through a named (server-side) cursor on PostgreSQL, which

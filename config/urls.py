@@ -11,13 +11,16 @@ from accounts.api import StatusView, UserSelfView
 from accounts.schema import RedocView, SchemaView, SwaggerView
 from accounts.views import healthz
 from logs.api import (
+    LogCollectionView,
     LogExportView,
     LogSearchView,
     LogSelfExportView,
+    LogSelfListView,
     LogSelfSearchView,
+    LogSelfStatView,
+    LogStatView,
 )
 from usage import views as usage_views
-from usage.api import LogCollectionView, LogSelfListView, LogSelfStatView, LogStatView
 from usage.families import acedata, newapi, r9s, sub2api
 
 # The API docs under the Content-Security-Policy (config/settings.py). Swagger UI in its split

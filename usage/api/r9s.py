@@ -18,9 +18,9 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.renderers import FastJSONRenderer
-from usage.families.edge import ErrorReport, FamilyView
+from usage.api.base import ErrorReport, FamilyView
+from usage.api.fields import UnixSecondsField, ZoneField, ordered
 from usage.selectors import UsageFilter, usage_records
-from usage.serializers import R9sUsageOut, R9sUsageQuery
 
 
 def _meta(code: int, message: str) -> dict[str, object]:
@@ -35,6 +35,36 @@ META = inline_serializer(
         "request_id": serializers.UUIDField(),
     },
 )
+
+
+# --- r9s.ai: GET /api/v1/portal/management/usage (API.md section 7) -----------------------------
+
+
+class R9sUsageQuery(serializers.Serializer[Any]):
+    start_time = UnixSecondsField(help_text="Unix seconds, inclusive.")
+    end_time = UnixSecondsField(help_text="Unix seconds, inclusive.")
+    timezone = ZoneField(
+        help_text="IANA zone whose calendar days the records are; default: the server's TIME_ZONE."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["start"], attrs["end"] = attrs["start_time"], attrs["end_time"]
+        ordered(attrs, "start_time", "end_time")
+        return attrs
+
+
+# --- Response shapes (documentation only; the views build the same keys as plain dicts) --------
+
+
+class R9sRecordOut(serializers.Serializer[Any]):
+    timestamp = serializers.IntegerField(help_text="Start of the day in `timezone`.")
+    tokens = serializers.IntegerField(help_text="All four token classes.")
+    model = serializers.CharField()
+
+
+class R9sUsageOut(serializers.Serializer[Any]):
+    records = R9sRecordOut(many=True)
+    total_tokens = serializers.IntegerField()
 
 
 def _envelope(name: str, data: Any) -> Any:

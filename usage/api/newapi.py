@@ -1,6 +1,6 @@
 """new-api's data statistics (API.md section 4, seed 000): `GET /api/data/` (admin, site-wide),
 `GET /api/data/self` (the caller's) and `GET /api/data/users` (admin, per user), in new-api's
-envelope (`logs.newapi`).
+envelope (`accounts.newapi`).
 
 Rows are one per (model, bucket), or (username, bucket) for `/users`, with at least one consume
 log, ordered by bucket then model or username, buckets aligned to the `tz` calendar. Unlike
@@ -15,12 +15,12 @@ from typing import Any, cast
 
 from django.core.exceptions import SuspiciousOperation
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, User
-from accounts.renderers import FastJSONRenderer
-from logs.newapi import (
+from accounts.newapi import (
     NEW_API_ERROR,
     NewApiError,
     NewApiView,
@@ -30,10 +30,79 @@ from logs.newapi import (
     ok,
     or_error,
 )
-from usage.buckets import BucketError
-from usage.families.edge import error_report, validation_message
+from accounts.renderers import FastJSONRenderer
+from usage.api.base import error_report, validation_message
+from usage.api.fields import UnixSecondsField, ZoneField, choice_field, ordered, request_now
+from usage.buckets import DAY, BucketError
 from usage.selectors import UsageFilter, usage_records
-from usage.serializers import DataQuery, DataRowOut, DataSelfQuery, DataUserRowOut
+
+# --- new-api: GET /api/data/ and /api/data/self (API.md section 4) ------------------------------
+
+DATA_DEFAULT_SPAN = 30 * DAY
+DATA_SELF_MAX_SPAN = 31 * DAY
+DATA_GRANULARITIES = ("hour", "day", "week")
+
+
+class DataSelfQuery(serializers.Serializer[Any]):
+    start_timestamp = UnixSecondsField(
+        required=False,
+        help_text="Unix seconds, inclusive; absent or 0: `end_timestamp` minus 30 days.",
+    )
+    end_timestamp = UnixSecondsField(
+        required=False, help_text="Unix seconds, inclusive; absent or 0: now."
+    )
+    granularity = choice_field(
+        DATA_GRANULARITIES,
+        default="hour",
+        help_text="Bucket size, aligned to `tz`'s calendar (weeks start on Monday).",
+    )
+    tz = ZoneField()
+
+    max_span: int | None = DATA_SELF_MAX_SPAN
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # 0 is new-api's "not given".
+        end = attrs.get("end_timestamp") or request_now(self)
+        start = attrs.get("start_timestamp") or max(0, end - DATA_DEFAULT_SPAN)
+        attrs["start"], attrs["end"] = start, end
+        ordered(attrs, "start_timestamp", "end_timestamp")
+        if self.max_span is not None and end - start > self.max_span:
+            raise serializers.ValidationError("time span cannot exceed 1 month")
+        return attrs
+
+
+class DataQuery(DataSelfQuery):
+    username = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="Only this user's logs (the username the logs were recorded under).",
+    )
+
+    max_span = None  # new-api puts no limit on admins
+
+
+# --- Response shapes (documentation only; the views build the same keys as plain dicts) --------
+
+
+class DataRowOut(serializers.Serializer[Any]):
+    model_name = serializers.CharField()
+    count = serializers.IntegerField(help_text="Consume logs (type 2).")
+    quota = serializers.IntegerField()
+    token_used = serializers.IntegerField(help_text="prompt_tokens + completion_tokens.")
+    created_at = serializers.IntegerField(help_text="Bucket start, Unix seconds.")
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class DataUserRowOut(serializers.Serializer[Any]):
+    username = serializers.CharField(help_text="The username the logs were recorded under.")
+    created_at = serializers.IntegerField(help_text="Bucket start, Unix seconds.")
+    count = serializers.IntegerField(help_text="Consume logs (type 2).")
+    quota = serializers.IntegerField()
+    token_used = serializers.IntegerField(help_text="prompt_tokens + completion_tokens.")
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
 
 DATA_RESPONSES = {
     # Bad parameters are HTTP 200 with success: false (new-api), so a 200 is either shape.

@@ -22,6 +22,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import detail_message
 from accounts.models import Role, Scope
 from accounts.newapi import (
     NEW_API_ERROR,
@@ -52,7 +53,6 @@ from logs.filters import (
     LogSearchParams,
     LogSelfFilterParams,
     LogSelfPageParams,
-    errors_message,
 )
 from logs.selectors import PageTooDeep, logs_page, logs_search
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
@@ -68,7 +68,7 @@ def _params(request: Request, params_class: type[Params]) -> Params:
     """Validated query parameters, or a new-api error naming every problem."""
     params = params_class(data=request.query_params)
     if not params.is_valid():
-        raise NewApiError(errors_message(params.errors))
+        raise NewApiError(detail_message(params.errors))
     return params
 
 

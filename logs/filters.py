@@ -189,19 +189,6 @@ class CursorParam(serializers.Field):
         return value
 
 
-def _messages(errors: Any) -> list[str]:
-    if isinstance(errors, dict):
-        return [message for value in errors.values() for message in _messages(value)]
-    if isinstance(errors, list):
-        return [message for value in errors for message in _messages(value)]
-    return [str(errors)]
-
-
-def errors_message(errors: Any) -> str:
-    """One line for the new-api envelope: every problem, in parameter order."""
-    return "; ".join(_messages(errors))
-
-
 class LogFilterParams(serializers.Serializer):
     """The filters of `GET /api/log/`, `/api/log/stat` and `/api/log/export` (admin)."""
 
@@ -309,7 +296,7 @@ class LogDeleteParams(serializers.Serializer):
         help_text="Unix seconds: logs with created_at < target_timestamp are deleted.",
     )
 
-    def validate_target_timestamp(self, value: int) -> int:
-        if not value:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs["target_timestamp"]:
             raise serializers.ValidationError("target timestamp is required")
-        return value
+        return attrs

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import login_required
+from accounts.errors import detail_message
 from accounts.models import Channel
 from logs.export import TYPE_NAMES, csv_response
 from logs.filters import (
@@ -28,7 +29,6 @@ from logs.filters import (
     LogPageParams,
     LogSelfFilterParams,
     LogSelfPageParams,
-    errors_message,
 )
 from logs.selectors import MAX_OFFSET, PageTooDeep, logs_page
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
@@ -298,6 +298,6 @@ def _logs_export(request: HttpRequest, *, admin: bool) -> HttpResponseBase:
     params = (LogFilterParams if admin else LogSelfFilterParams)(data=request.GET)
     if not params.is_valid():
         return HttpResponseBadRequest(
-            errors_message(params.errors), content_type="text/plain; charset=utf-8"
+            detail_message(params.errors), content_type="text/plain; charset=utf-8"
         )
     return csv_response(filters=params.log_filter(user_id=_scope(request, admin)), admin=admin)

@@ -16,8 +16,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import ErrorReport, acedata_error_body
 from accounts.models import User
-from usage.api.base import ErrorReport, FamilyView
+from usage.api.base import FamilyView
 from usage.api.fields import MODEL_MAX_LENGTH, InstantField, ZoneField, id_field, request_now
 from usage.buckets import DAY, instant_timestamp, local_date
 from usage.selectors import UsageFilter, usage_records, usage_top_endpoints
@@ -94,7 +95,7 @@ ERROR = inline_serializer("AceDataError", {"detail": serializers.CharField()})
 
 class AceDataView(FamilyView):
     def error_body(self, report: ErrorReport) -> Any:
-        return {"detail": report.message}
+        return acedata_error_body(report)
 
 
 class AceDataAggregateView(AceDataView):

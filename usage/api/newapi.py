@@ -13,25 +13,22 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from django.core.exceptions import SuspiciousOperation
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import detail_message
 from accounts.models import Role, User
 from accounts.newapi import (
     NEW_API_ERROR,
     NewApiError,
     NewApiView,
     envelope_schema,
-    fail,
-    new_api_exception_handler,
     ok,
     or_error,
 )
 from accounts.renderers import FastJSONRenderer
-from usage.api.base import error_report, validation_message
 from usage.api.fields import UnixSecondsField, ZoneField, choice_field, ordered, request_now
 from usage.buckets import DAY, BucketError
 from usage.selectors import UsageFilter, usage_records
@@ -150,7 +147,7 @@ def _query(serializer_class: type[DataSelfQuery], request: Request) -> Any:
         data=request.query_params, context={"now": int(time.time()), "request": request}
     )
     if not serializer.is_valid():
-        raise NewApiError(validation_message(serializer.errors))
+        raise NewApiError(detail_message(serializer.errors))
     return serializer.validated_data
 
 
@@ -214,22 +211,9 @@ def _rows(
     ]
 
 
-def _exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """new-api's handler, plus what Django raises while reading the query string (more than
-    DATA_UPLOAD_MAX_NUMBER_FIELDS parameters), which it would answer with an HTML page."""
-    if isinstance(exc, SuspiciousOperation):
-        report = error_report(exc)
-        if report is not None:
-            return fail(report.message)
-    return new_api_exception_handler(exc, context)
-
-
 class DataBaseView(NewApiView):
     # A month of hours is tens of thousands of rows of ints and strings (no float).
     renderer_classes = [FastJSONRenderer]
-
-    def get_exception_handler(self) -> Any:
-        return _exception_handler
 
 
 class DataSelfView(DataBaseView):

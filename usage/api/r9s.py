@@ -8,7 +8,6 @@ also sent as the `X-Request-ID` header so a report can quote either.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
@@ -16,16 +15,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import ErrorReport, r9s_error_body, r9s_meta
 from accounts.models import User
 from accounts.renderers import FastJSONRenderer
-from usage.api.base import ErrorReport, FamilyView
+from usage.api.base import FamilyView
 from usage.api.fields import UnixSecondsField, ZoneField, ordered
 from usage.selectors import UsageFilter, usage_records
-
-
-def _meta(code: int, message: str) -> dict[str, object]:
-    return {"code": code, "message": message, "request_id": str(uuid.uuid4())}
-
 
 META = inline_serializer(
     "R9sMeta",
@@ -83,7 +78,7 @@ class R9sView(FamilyView):
     renderer_classes = [FastJSONRenderer]
 
     def error_body(self, report: ErrorReport) -> Any:
-        return {"meta": _meta(report.status, report.message), "data": None}
+        return r9s_error_body(report)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
@@ -145,4 +140,4 @@ class R9sUsageView(R9sView):
             for bucket, model, *tokens in rows
         ]
         data = {"records": records, "total_tokens": sum(record["tokens"] for record in records)}
-        return Response({"meta": _meta(200, "success"), "data": data})
+        return Response({"meta": r9s_meta(200, "success"), "data": data})

@@ -20,9 +20,10 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import ErrorReport, sub2api_error_body
 from accounts.models import User
 from logs.models import Log
-from usage.api.base import ErrorReport, FamilyView
+from usage.api.base import FamilyView
 from usage.api.fields import (
     MAX_INT64,
     MODEL_MAX_LENGTH,
@@ -345,7 +346,7 @@ def _token_ids(key_id: int | None) -> tuple[int, ...] | None:
 
 class Sub2ApiView(FamilyView):
     def error_body(self, report: ErrorReport) -> Any:
-        return {"code": report.status, "message": report.message}
+        return sub2api_error_body(report)
 
 
 def usage_log_item(log: Log, tz: ZoneInfo) -> dict[str, object]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -29,8 +30,8 @@ from accounts.newapi import (
     or_error,
 )
 from accounts.renderers import FastJSONRenderer
-from usage.api.fields import UnixSecondsField, ZoneField, choice_field, ordered, request_now
-from usage.buckets import DAY, BucketError
+from usage.api.fields import UnixSecondsField, ZoneField, choice_field, request_now
+from usage.buckets import DAY, MAX_TIMESTAMP, BucketError
 from usage.selectors import UsageFilter, usage_records
 
 # --- new-api: GET /api/data/ and /api/data/self (API.md section 4) ------------------------------
@@ -40,12 +41,32 @@ DATA_SELF_MAX_SPAN = 31 * DAY
 DATA_GRANULARITIES = ("hour", "day", "week")
 
 
+class TimestampParam(UnixSecondsField):
+    """Unix seconds in new-api's wording, the same as the log routes' (docs/logs-api.md,
+    "Wording of errors"): the message starts with the parameter's name."""
+
+    def bind(self, field_name: str, parent: Any) -> None:
+        super().bind(field_name, parent)
+        self.error_messages.update(
+            invalid=f"invalid {field_name}", max_string_length=f"invalid {field_name}"
+        )
+        # IntegerField words its range validators in __init__, before the name is known.
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, MinValueValidator | MaxValueValidator)
+        ] + [
+            MinValueValidator(0, message=f"{field_name} must be >= 0"),
+            MaxValueValidator(MAX_TIMESTAMP, message=f"{field_name} must be <= {MAX_TIMESTAMP}"),
+        ]
+
+
 class DataSelfQuery(serializers.Serializer[Any]):
-    start_timestamp = UnixSecondsField(
+    start_timestamp = TimestampParam(
         required=False,
         help_text="Unix seconds, inclusive; absent or 0: `end_timestamp` minus 30 days.",
     )
-    end_timestamp = UnixSecondsField(
+    end_timestamp = TimestampParam(
         required=False, help_text="Unix seconds, inclusive; absent or 0: now."
     )
     granularity = choice_field(
@@ -62,7 +83,10 @@ class DataSelfQuery(serializers.Serializer[Any]):
         end = attrs.get("end_timestamp") or request_now(self)
         start = attrs.get("start_timestamp") or max(0, end - DATA_DEFAULT_SPAN)
         attrs["start"], attrs["end"] = start, end
-        ordered(attrs, "start_timestamp", "end_timestamp")
+        if start > end:
+            raise serializers.ValidationError(
+                f"start_timestamp ({start}) is after end_timestamp ({end})"
+            )
         if self.max_span is not None and end - start > self.max_span:
             raise serializers.ValidationError("time span cannot exceed 1 month")
         return attrs

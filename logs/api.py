@@ -45,9 +45,9 @@ from logs.events import (
     event_parse,
 )
 from logs.export import csv_response
-from logs.filters import (
+from logs.filters import LogFilter
+from logs.params import (
     LogDeleteParams,
-    LogFilter,
     LogFilterParams,
     LogPageParams,
     LogSearchParams,

@@ -24,7 +24,7 @@ from accounts.decorators import login_required
 from accounts.errors import detail_message
 from accounts.models import Channel
 from logs.export import TYPE_NAMES, csv_response
-from logs.filters import (
+from logs.params import (
     LogFilterParams,
     LogPageParams,
     LogSelfFilterParams,

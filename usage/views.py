@@ -1,5 +1,4 @@
-"""HTML pages of the dashboards. They live in `usage` because they read both the logs and the
-usage statistics; they call the same selectors as the API."""
+"""HTML pages of the dashboards and the log pages; they call the same selectors as the API."""
 
 from __future__ import annotations
 

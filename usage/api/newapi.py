@@ -176,11 +176,11 @@ def _query(serializer_class: type[DataSelfQuery], request: Request) -> Any:
 
 
 # What a row shows: requests, quota, and prompt + completion tokens (token_used).
-MEASURES = ("requests", "quota", "prompt_tokens", "completion_tokens")
+ROW_MEASURES = ("requests", "quota", "prompt_tokens", "completion_tokens")
 
 
 def _records(query: Any, where: UsageFilter, group_by: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """(bucket, *group_by values, *MEASURES) per row. A month of hours is tens of thousands of
+    """(bucket, *group_by values, *ROW_MEASURES) per row. A month of hours is tens of thousands of
     rows, so they stay tuples until they become the response's dicts."""
     try:
         return usage_records(
@@ -190,7 +190,7 @@ def _records(query: Any, where: UsageFilter, group_by: tuple[str, ...]) -> list[
             group_by=group_by,
             granularity=query["granularity"],
             tz=query["tz"],
-            measures=MEASURES,
+            measures=ROW_MEASURES,
         )
     except BucketError as exc:
         raise NewApiError(str(exc)) from None

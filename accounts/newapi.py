@@ -1,7 +1,5 @@
-"""The new-api family's edge: its envelope, its error shape and the base view of its routes.
-
-It lives in `accounts`, the lowest app, because routes of every app speak it: `/api/user/self`
-(accounts), `/api/log/...` (logs, usage) and `/api/data/...` (usage).
+"""The new-api dialect's envelope, its OpenAPI shapes and the base view of its routes
+(`/api/user/self`, `/api/status`, `/api/log/...`, `/api/data/...`).
 
 Envelope: `{"success": true, "message": "", "data": ...}`. Refusals keep new-api's body with a
 401/403 status; business and validation errors are HTTP 200 with `success: false`, which is what
@@ -9,20 +7,16 @@ new-api's clients read (API.md section 1)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.db import DatabaseError
-from django.http import Http404
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.errors import error_report, error_response, new_api_error_body
 from accounts.models import Role, Scope
 from accounts.permissions import GatewayPermission
-
-logger = logging.getLogger(__name__)
 
 # --- OpenAPI ---------------------------------------------------------------------------------
 # A new-api 200 is either the success envelope or an error (bad input is HTTP 200 with
@@ -84,40 +78,12 @@ class NewApiError(exceptions.APIException):
     status_code = status.HTTP_200_OK
 
 
-def _message(detail: Any) -> str:
-    if isinstance(detail, list):
-        return "; ".join(_message(item) for item in detail)
-    if isinstance(detail, dict):
-        return "; ".join(f"{key}: {_message(value)}" for key, value in detail.items())
-    return str(detail)
-
-
-# A read the database refused: typically READ_STATEMENT_TIMEOUT_MS on a huge match, or a
-# replica that is down. Every family answers it with HTTP 503 in its own shape, never a 500.
-DATABASE_UNAVAILABLE = (
-    "the database did not answer this read (it took too long or is unavailable); narrow the "
-    "filters, for example with a time range, and retry"
-)
-
-
 def new_api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DatabaseError):
-        logger.exception("read failed in the database")
-        return fail(DATABASE_UNAVAILABLE, status.HTTP_503_SERVICE_UNAVAILABLE)
-    if isinstance(exc, Http404):
-        return fail("not found", status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, exceptions.ValidationError):
-        return fail(_message(exc.detail))
-    if not isinstance(exc, exceptions.APIException):
+    report = error_report(exc)
+    if report is None:
         return None
-    response = fail(_message(exc.detail), exc.status_code)
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        response["WWW-Authenticate"] = 'Bearer realm="tokenledger"'
-    # getattr: the DRF stubs do not declare Throttled.wait (seconds, or None when unknown).
-    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
-    if wait is not None:
-        response["Retry-After"] = str(int(wait))
-    return response
+    http_status = status.HTTP_200_OK if report.bad_input else report.status
+    return error_response(report, new_api_error_body(report), http_status)
 
 
 class NewApiView(APIView):

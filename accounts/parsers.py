@@ -6,9 +6,7 @@ the standard library could still read but the view's validation cannot: DRF vali
 values recursively too (and `str()` of a deep list recurses). This parser reads with orjson,
 which the ingest path reads with already (`logs.events.batch_parse`) and which stops at 1024
 levels, then refuses anything nested deeper than MAX_DEPTH levels: DRF's ParseError, a 400 in
-the family's error shape.
-
-It lives in `accounts`, the lowest app, beside the renderer every app's views may use."""
+the family's error shape."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
 """A JSON renderer for large answers (tens of thousands of rows): the same bytes as DRF's
 JSONRenderer, written by orjson in C, about ten times faster than `json.dumps` with DRF's
-encoder.
-
-It lives in `accounts`, the lowest app, beside the new-api edge (`accounts.newapi`), so that any
-app's views can use it."""
+encoder."""
 
 from __future__ import annotations
 

@@ -11,14 +11,17 @@ from accounts.api import StatusView, UserSelfView
 from accounts.schema import RedocView, SchemaView, SwaggerView
 from accounts.views import healthz
 from logs.api import (
+    LogCollectionView,
     LogExportView,
     LogSearchView,
     LogSelfExportView,
+    LogSelfListView,
     LogSelfSearchView,
+    LogSelfStatView,
+    LogStatView,
 )
 from usage import views as usage_views
-from usage.api import LogCollectionView, LogSelfListView, LogSelfStatView, LogStatView
-from usage.families import acedata, newapi, r9s, sub2api
+from usage.api import acedata, newapi, r9s, sub2api
 
 # The API docs under the Content-Security-Policy (config/settings.py). Swagger UI in its split
 # form: its start-up script is a second request (`?script`), not an inline <script>. Its page and
@@ -48,7 +51,7 @@ urlpatterns = [
     re_path(r"^api/log/search(?:/)?\Z", LogSearchView.as_view(), name="log-search"),
     re_path(r"^api/log/export(?:/)?\Z", LogExportView.as_view(), name="log-export"),
     re_path(r"^api/log/?\Z", LogCollectionView.as_view(), name="log-collection"),
-    # --- statistics APIs (API.md sections 4-7; views in usage/families/) ---
+    # --- statistics APIs (API.md sections 4-7; views in usage/api/) ---
     # new-api data statistics (section 4)
     path("api/data/", newapi.DataView.as_view(), name="data-all"),
     path("api/data/self", newapi.DataSelfView.as_view(), name="data-self"),

@@ -1,17 +1,11 @@
-"""The new-api log API (API.md section 3): thin views over `logs.selectors` and
-`logs.services`, in new-api's envelope (`logs.newapi`).
-
-`GET /api/log/` and `DELETE /api/log/` are methods of `usage.api.LogCollectionView` (the route
-also ingests); they delegate to `log_list_response` and `log_delete_response` here, decorated
-with `LOG_LIST_SCHEMA` and `LOG_DELETE_SCHEMA`. The stat views are `usage.api.LogStatView` and
-`LogSelfStatView` (the stat reads the rollups), with `log_stat_filter` and `LOG_STAT_SCHEMA`,
-`LOG_SELF_STAT_SCHEMA` from here."""
+"""The new-api log API (API.md section 3): every `/api/log/...` route, thin views over
+`logs.selectors`, `logs.services` and the `usage` selectors and ingest service, in new-api's
+envelope (`accounts.newapi`)."""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
+import time
 from typing import Any, TypeVar
 
 from django.db import DatabaseError
@@ -28,20 +22,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Role
-from accounts.newapi import DATABASE_UNAVAILABLE
-from logs.export import csv_response
-from logs.filters import (
-    LogDeleteParams,
-    LogFilter,
-    LogFilterParams,
-    LogPageParams,
-    LogSearchParams,
-    LogSelfFilterParams,
-    LogSelfPageParams,
-    errors_message,
-)
-from logs.newapi import (
+from accounts.errors import detail_message
+from accounts.models import Role, Scope
+from accounts.newapi import (
     NEW_API_ERROR,
     NewApiError,
     NewApiView,
@@ -50,36 +33,42 @@ from logs.newapi import (
     ok,
     or_error,
 )
+from logs.events import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    MAX_TOKENS,
+    SUMMED_BOUNDS,
+    TOKEN_FIELDS,
+    BatchError,
+    LogEvent,
+    batch_parse,
+    event_parse,
+)
+from logs.export import csv_response
+from logs.filters import LogFilter
+from logs.params import (
+    LogDeleteParams,
+    LogFilterParams,
+    LogPageParams,
+    LogSearchParams,
+    LogSelfFilterParams,
+    LogSelfPageParams,
+)
 from logs.selectors import PageTooDeep, logs_page, logs_search
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
 from logs.services import logs_delete_before
+from usage.selectors import usage_log_count, usage_log_stat
+from usage.services import logs_ingest
 
 Params = TypeVar("Params", bound=serializers.Serializer)
-Answer = TypeVar("Answer", Response, StreamingHttpResponse)
 logger = logging.getLogger(__name__)
-MSG_DATABASE = DATABASE_UNAVAILABLE
-
-
-def database_refusal(view: Callable[..., Answer]) -> Callable[..., Answer | Response]:
-    """A database failure while reading (typically the read statement timeout on a huge match)
-    answers HTTP 503 in the new-api error shape instead of a 500."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Answer | Response:
-        try:
-            return view(*args, **kwargs)
-        except DatabaseError:
-            logger.exception("log read failed in the database")
-            return fail(MSG_DATABASE, status.HTTP_503_SERVICE_UNAVAILABLE)
-
-    return wrapper
 
 
 def _params(request: Request, params_class: type[Params]) -> Params:
     """Validated query parameters, or a new-api error naming every problem."""
     params = params_class(data=request.query_params)
     if not params.is_valid():
-        raise NewApiError(errors_message(params.errors))
+        raise NewApiError(detail_message(params.errors))
     return params
 
 
@@ -181,45 +170,6 @@ LOG_DELETE_SCHEMA = extend_schema(
 )
 
 
-# --- GET /api/log/ and /api/log/self -------------------------------------------------------
-
-
-@database_refusal
-def log_list_response(
-    request: Request,
-    *,
-    admin: bool,
-    count: Callable[[LogFilter], tuple[int, bool]] | None = None,
-) -> Response:
-    """The list answer; `count` gives the (capped) total of the filters when the caller has a
-    cheaper way than counting the matching logs (`usage.api` reads it from the rollups)."""
-    params = _params(request, LogPageParams if admin else LogSelfPageParams)
-    page, page_size, cursor = params.paging()
-    filters = params.log_filter(user_id=_scope(request, admin))
-    try:
-        result = logs_page(
-            filters=filters,
-            page=page,
-            page_size=page_size,
-            cursor=cursor,
-            counted=None if count is None else count(filters),
-        )
-    except PageTooDeep as exc:
-        raise NewApiError(str(exc)) from None
-    item_serializer = LogItemSerializer if admin else LogUserItemSerializer
-    data: dict[str, Any] = {
-        "page": result.page,
-        "page_size": result.page_size,
-        "total": result.total,
-        "items": item_serializer(result.items, many=True).data,
-    }
-    if result.total_is_capped:
-        data["total_is_capped"] = True
-    data["next_cursor"] = result.next_cursor.encode() if result.next_cursor else None
-    return ok(data)
-
-
-# `GET /api/log/self` is `usage.api.LogSelfListView`: its total comes from the rollups.
 LOG_SELF_LIST_SCHEMA = extend_schema(
     operation_id="logs_self_list",
     summary="The caller's logs, newest first, paginated",
@@ -230,18 +180,6 @@ LOG_SELF_LIST_SCHEMA = extend_schema(
     },
     examples=[ERROR_EXAMPLE],
 )
-
-
-# --- stat ----------------------------------------------------------------------------------
-# The views are `usage.api.LogStatView` and `LogSelfStatView`: the stat reads the usage rollups
-# (`usage.selectors.usage_log_stat`), which this app cannot import.
-
-
-def log_stat_filter(request: Request, *, admin: bool) -> LogFilter:
-    """The validated filters of a stat request, scoped to the caller for the user variant
-    (raises NewApiError, answered in new-api's error shape, on bad input)."""
-    params = _params(request, LogFilterParams if admin else LogSelfFilterParams)
-    return params.log_filter(user_id=_scope(request, admin))
 
 
 STAT_DESCRIPTION = (
@@ -274,10 +212,242 @@ LOG_SELF_STAT_SCHEMA = extend_schema(
 )
 
 
+INGEST_RESULT = envelope_schema(
+    "IngestResponse",
+    inline_serializer(
+        "IngestResult",
+        {
+            "accepted": serializers.IntegerField(),
+            "duplicates": serializers.IntegerField(),
+            "rejected": serializers.IntegerField(),
+            "errors": inline_serializer(
+                "IngestItemError",
+                {"index": serializers.IntegerField(), "message": serializers.CharField()},
+                many=True,
+            ),
+        },
+    ),
+)
+
+# The bounds that keep every sum within 64 bits (docs/ingest.md, "Bounds").
+INGEST_DESCRIPTION = (
+    "Events are validated one by one: a bad item is listed in `errors` (its index and every "
+    "problem) and the rest of the batch is stored. The summed counters are integers >= 0 with "
+    "these maxima: "
+    + ", ".join(f"`{name}` {bound}" for name, bound in SUMMED_BOUNDS.items())
+    + f", and {' + '.join(f'`{name}`' for name in TOKEN_FIELDS)} <= {MAX_TOKENS} together."
+)
+
+# The body: `{"logs": [...]}` (nothing else at the top level) or the array alone, 1..1000 events.
+# Each event is validated on its own: a bad one is reported in `errors` with its index while the
+# others are stored, so the schema does not constrain the items (docs/ingest.md has their fields).
+_EVENTS = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_BATCH,
+    "items": {"description": "an event (docs/ingest.md)"},
+}
+INGEST_BODY = {
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {"logs": _EVENTS},
+            "required": ["logs"],
+            "additionalProperties": False,
+        },
+        _EVENTS,
+    ]
+}
+
+
+# --- /api/log/: ingest, list, delete --------------------------------------------------------
+
+
+def _list_response(request: Request, *, admin: bool) -> Response:
+    """The list answer; its capped total is read from the rollups (`usage_log_count`)."""
+    params = _params(request, LogPageParams if admin else LogSelfPageParams)
+    page, page_size, cursor = params.paging()
+    filters = params.log_filter(user_id=_scope(request, admin))
+    try:
+        result = logs_page(
+            filters=filters,
+            page=page,
+            page_size=page_size,
+            cursor=cursor,
+            counted=usage_log_count(filters=filters, now=int(time.time())),
+        )
+    except PageTooDeep as exc:
+        raise NewApiError(str(exc)) from None
+    item_serializer = LogItemSerializer if admin else LogUserItemSerializer
+    data: dict[str, Any] = {
+        "page": result.page,
+        "page_size": result.page_size,
+        "total": result.total,
+        "items": item_serializer(result.items, many=True).data,
+    }
+    if result.total_is_capped:
+        data["total_is_capped"] = True
+    data["next_cursor"] = result.next_cursor.encode() if result.next_cursor else None
+    return ok(data)
+
+
+def _delete_response(request: Request) -> Response:
+    params = _params(request, LogDeleteParams)
+    progress = [0]
+    try:
+        deleted = logs_delete_before(
+            before=params.validated_data["target_timestamp"],
+            on_batch=lambda total: progress.__setitem__(0, total),
+        )
+    except DatabaseError:
+        logger.exception("log delete stopped by the database")
+        return fail(
+            f"the database stopped the delete after {progress[0]} logs (those stay deleted); "
+            "retry to delete the rest",
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return ok(deleted)
+
+
+class LogCollectionView(NewApiView):
+    """`/api/log/`: POST ingests (ingest token of an admin or root, no New-Api-User); GET lists
+    and DELETE purges (admin, new-api rules)."""
+
+    min_role = Role.ADMIN
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "POST":
+            self.requires_new_api_user = False
+            self.required_scope = Scope.INGEST
+        super().initial(request, *args, **kwargs)
+
+    @LOG_LIST_SCHEMA
+    def get(self, request: Request) -> Response:
+        return _list_response(request, admin=True)
+
+    @LOG_DELETE_SCHEMA
+    def delete(self, request: Request) -> Response:
+        return _delete_response(request)
+
+    @extend_schema(
+        operation_id="logs_ingest",
+        summary="Ingest a batch of 1..1000 log events (ingest token)",
+        description=INGEST_DESCRIPTION,
+        # An ingest token and no New-Api-User (see initial()). The list holds security
+        # requirement objects; drf-spectacular's annotation says str, its code uses them as is.
+        auth=[{"accessToken": []}],  # type: ignore[list-item]
+        request={"application/json": INGEST_BODY},
+        responses={
+            200: INGEST_RESULT,
+            400: NEW_API_ERROR,
+            401: NEW_API_ERROR,
+            403: NEW_API_ERROR,
+            503: NEW_API_ERROR,
+        },
+        examples=[
+            OpenApiExample(
+                "batch",
+                request_only=True,
+                value={
+                    "logs": [
+                        {
+                            "request_id": "req-1",
+                            "created_at": 1735689600,
+                            "user_id": 1,
+                            "username": "alice",
+                            "model_name": "gpt-4o",
+                            "prompt_tokens": 120,
+                            "completion_tokens": 80,
+                            "quota": 1500,
+                        }
+                    ]
+                },
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            # Refused before reading: a huge body is never held in memory.
+            return fail("request body exceeds 10 MiB", status.HTTP_400_BAD_REQUEST)
+        try:
+            items = batch_parse(request.body)
+        except BatchError as exc:
+            return fail(str(exc), status.HTTP_400_BAD_REQUEST)
+        now = int(time.time())
+        events: list[LogEvent] = []
+        errors: list[dict[str, object]] = []
+        for index, item in enumerate(items):
+            parsed = event_parse(item, now=now)
+            if type(parsed) is LogEvent:
+                events.append(parsed)
+            else:
+                errors.append({"index": index, "message": "; ".join(parsed)})  # type: ignore[arg-type]
+        try:
+            result = logs_ingest(events=events)
+        except DatabaseError:
+            logger.exception("ingest batch failed; nothing of it was stored")
+            return fail(
+                "the database refused the batch; nothing of it was stored, retry it",
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return ok(
+            {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "rejected": len(errors),
+                "errors": errors,
+            }
+        )
+
+
+# --- GET /api/log/self ---------------------------------------------------------------------
+
+
+class LogSelfListView(NewApiView):
+    """`GET /api/log/self`: the caller's logs."""
+
+    @LOG_SELF_LIST_SCHEMA
+    def get(self, request: Request) -> Response:
+        return _list_response(request, admin=False)
+
+
+# --- stat ----------------------------------------------------------------------------------
+
+
+def _stat_filter(request: Request, *, admin: bool) -> LogFilter:
+    """The validated filters of a stat request, scoped to the caller for the user variant
+    (raises NewApiError, answered in new-api's error shape, on bad input)."""
+    params = _params(request, LogFilterParams if admin else LogSelfFilterParams)
+    return params.log_filter(user_id=_scope(request, admin))
+
+
+def _stat_response(request: Request, *, admin: bool) -> Response:
+    stat = usage_log_stat(filters=_stat_filter(request, admin=admin), now=int(time.time()))
+    return ok({"quota": stat.quota, "rpm": stat.rpm, "tpm": stat.tpm})
+
+
+class LogStatView(NewApiView):
+    """`GET /api/log/stat` (admin)."""
+
+    min_role = Role.ADMIN
+
+    @LOG_STAT_SCHEMA
+    def get(self, request: Request) -> Response:
+        return _stat_response(request, admin=True)
+
+
+class LogSelfStatView(NewApiView):
+    """`GET /api/log/self/stat`."""
+
+    @LOG_SELF_STAT_SCHEMA
+    def get(self, request: Request) -> Response:
+        return _stat_response(request, admin=False)
+
+
 # --- search --------------------------------------------------------------------------------
 
 
-@database_refusal
 def _search_response(request: Request, *, admin: bool) -> Response:
     params = _params(request, LogSearchParams)
     logs = logs_search(keyword=params.validated_data["keyword"], user_id=_scope(request, admin))
@@ -334,31 +504,9 @@ class LogSelfSearchView(NewApiView):
         return _search_response(request, admin=False)
 
 
-# --- DELETE /api/log/ ----------------------------------------------------------------------
-
-
-def log_delete_response(request: Request) -> Response:
-    params = _params(request, LogDeleteParams)
-    progress = [0]
-    try:
-        deleted = logs_delete_before(
-            before=params.validated_data["target_timestamp"],
-            on_batch=lambda total: progress.__setitem__(0, total),
-        )
-    except DatabaseError:
-        logger.exception("log delete stopped by the database")
-        return fail(
-            f"the database stopped the delete after {progress[0]} logs (those stay deleted); "
-            "retry to delete the rest",
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
-    return ok(deleted)
-
-
 # --- export --------------------------------------------------------------------------------
 
 
-@database_refusal
 def _export_response(request: Request, *, admin: bool) -> StreamingHttpResponse:
     params = _params(request, LogFilterParams if admin else LogSelfFilterParams)
     return csv_response(filters=params.log_filter(user_id=_scope(request, admin)), admin=admin)

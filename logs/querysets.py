@@ -63,7 +63,7 @@ class LogQuerySet(models.QuerySet["Log"]):
         """new-api's explicit text filter (PR #5097): "" is no filter; a value without `%` is an
         exact, case-sensitive match; a value with `%` is a case-insensitive LIKE pattern in which
         only `%` is a wildcard (`_` and `\\` match themselves). The caller validates patterns
-        (`logs.filters.pattern_problem`)."""
+        (`logs.params.pattern_problem`)."""
         if not value:
             return self
         if "%" not in value:

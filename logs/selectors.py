@@ -41,7 +41,7 @@ class PageTooDeep(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class LogPage:
+class LogListPage:
     items: list[Log]
     page: int
     page_size: int
@@ -90,7 +90,7 @@ def logs_page(
     page_size: int = 10,
     cursor: LogCursor | None = None,
     counted: tuple[int, bool] | None = None,
-) -> LogPage:
+) -> LogListPage:
     """One newest-first page of the logs `filters` selects, with the (capped) total.
 
     `counted` is the (count, capped) pair of `logs_count` when the caller has it from elsewhere
@@ -113,9 +113,9 @@ def logs_page(
                 f"page {page} starts past the first {MAX_OFFSET} matching logs; continue with "
                 "cursor (the next_cursor of the previous page) or narrow the filters"
             )
-        return LogPage([], page, page_size, total, capped, None)
+        return LogListPage([], page, page_size, total, capped, None)
     if not total:
-        return LogPage([], page, page_size, 0, False, None)
+        return LogListPage([], page, page_size, 0, False, None)
     matching = logs_matching(filters=filters)
     window: list[tuple[int, int]]
     if not capped and total <= SMALL_MATCH:
@@ -143,7 +143,7 @@ def logs_page(
         items = rows[:page_size]
     more = len(window) > page_size
     next_cursor = LogCursor(*window[page_size - 1]) if more else None
-    return LogPage(items, page, page_size, total, capped, next_cursor)
+    return LogListPage(items, page, page_size, total, capped, next_cursor)
 
 
 def logs_stat_filter(filters: LogFilter) -> LogFilter:

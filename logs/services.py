@@ -1,5 +1,5 @@
-"""Writes to the log table other than ingestion (which lives in `usage.services`, because it also
-writes the aggregates)."""
+"""Writes to the log table other than ingestion (`usage.services.logs_ingest`, which writes the
+aggregates in the same transaction)."""
 
 from __future__ import annotations
 

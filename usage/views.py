@@ -1,5 +1,4 @@
-"""HTML pages of the dashboards. They live in `usage` because they read both the logs and the
-usage statistics; they call the same selectors as the API."""
+"""HTML pages of the dashboards and the log pages; they call the same selectors as the API."""
 
 from __future__ import annotations
 
@@ -21,14 +20,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import login_required
+from accounts.errors import detail_message
 from accounts.models import Channel
 from logs.export import TYPE_NAMES, csv_response
-from logs.filters import (
+from logs.params import (
     LogFilterParams,
     LogPageParams,
     LogSelfFilterParams,
     LogSelfPageParams,
-    errors_message,
 )
 from logs.selectors import MAX_OFFSET, PageTooDeep, logs_page
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
@@ -298,6 +297,6 @@ def _logs_export(request: HttpRequest, *, admin: bool) -> HttpResponseBase:
     params = (LogFilterParams if admin else LogSelfFilterParams)(data=request.GET)
     if not params.is_valid():
         return HttpResponseBadRequest(
-            errors_message(params.errors), content_type="text/plain; charset=utf-8"
+            detail_message(params.errors), content_type="text/plain; charset=utf-8"
         )
     return csv_response(filters=params.log_filter(user_id=_scope(request, admin)), admin=admin)

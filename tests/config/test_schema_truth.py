@@ -100,7 +100,7 @@ BAD_INPUT = [
         "/api/data/self",
         {"start_timestamp": "-1"},
         "user",
-        "start_timestamp: must be >= 0 (Unix seconds)",
+        "start_timestamp must be >= 0",
     ),
     (
         "get",

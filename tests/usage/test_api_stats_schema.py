@@ -7,7 +7,22 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from tests.factories import log_event
-from usage import serializers as s
+from usage.api.acedata import AceDataAggregateOut, AceDataApiOut, AceDataResultOut
+from usage.api.newapi import DataRowOut, DataUserRowOut
+from usage.api.r9s import R9sRecordOut, R9sUsageOut
+from usage.api.sub2api import (
+    ApiKeyRefOut,
+    ApiKeysUsageOut,
+    ApiKeyUsageOut,
+    DashboardStatsOut,
+    ModelsOut,
+    ModelStatOut,
+    TrendOut,
+    TrendPointOut,
+    UsageLogOut,
+    UsagePageOut,
+    UsageStatsOut,
+)
 
 # operation path -> (method, query parameters, or the request body's fields)
 EXPECTED = {
@@ -85,32 +100,32 @@ def test_documented_shapes_match_the_responses(user_api, admin_api, ingest):
     ingest([log_event(endpoint="/v1/chat/completions")])
     v1 = {"new_api_user": False}
 
-    assert set(user_api.get("/api/data/self").json()["data"][0]) == fields(s.DataRowOut)
-    assert set(admin_api.get("/api/data/users").json()["data"][0]) == fields(s.DataUserRowOut)
+    assert set(user_api.get("/api/data/self").json()["data"][0]) == fields(DataRowOut)
+    assert set(admin_api.get("/api/data/users").json()["data"][0]) == fields(DataUserRowOut)
     page = user_api.get("/api/v1/usage", **v1).json()["data"]
-    assert set(page) | {"total_is_capped"} == fields(s.UsagePageOut)
-    assert set(page["items"][0]) == fields(s.UsageLogOut)
-    assert set(page["items"][0]["api_key"]) == fields(s.ApiKeyRefOut)
-    assert set(user_api.get("/api/v1/usage/stats", **v1).json()["data"]) == fields(s.UsageStatsOut)
+    assert set(page) | {"total_is_capped"} == fields(UsagePageOut)
+    assert set(page["items"][0]) == fields(UsageLogOut)
+    assert set(page["items"][0]["api_key"]) == fields(ApiKeyRefOut)
+    assert set(user_api.get("/api/v1/usage/stats", **v1).json()["data"]) == fields(UsageStatsOut)
     dashboard = user_api.get("/api/v1/usage/dashboard/stats", **v1).json()["data"]
-    assert set(dashboard) == fields(s.DashboardStatsOut)
+    assert set(dashboard) == fields(DashboardStatsOut)
     trend = user_api.get("/api/v1/usage/dashboard/trend", **v1).json()["data"]
-    assert set(trend) == fields(s.TrendOut)
-    assert set(trend["trend"][0]) == fields(s.TrendPointOut)
+    assert set(trend) == fields(TrendOut)
+    assert set(trend["trend"][0]) == fields(TrendPointOut)
     models = user_api.get("/api/v1/usage/dashboard/models", **v1).json()["data"]
-    assert set(models) == fields(s.ModelsOut)
-    assert set(models["models"][0]) == fields(s.ModelStatOut)
+    assert set(models) == fields(ModelsOut)
+    assert set(models["models"][0]) == fields(ModelStatOut)
     keys = user_api.post(
         "/api/v1/usage/dashboard/api-keys-usage", {"api_key_ids": [1]}, **v1
     ).json()["data"]
-    assert set(keys) == fields(s.ApiKeysUsageOut)
-    assert set(keys["stats"]["1"]) == fields(s.ApiKeyUsageOut)
+    assert set(keys) == fields(ApiKeysUsageOut)
+    assert set(keys["stats"]["1"]) == fields(ApiKeyUsageOut)
     ace = user_api.get("/api/v1/usage/apis/aggregate/", **v1).json()
-    assert set(ace) == fields(s.AceDataAggregateOut)
-    assert set(ace["results"][0]) == fields(s.AceDataResultOut)
-    assert set(ace["api_map"]["gpt-4o"]) == fields(s.AceDataApiOut)
+    assert set(ace) == fields(AceDataAggregateOut)
+    assert set(ace["results"][0]) == fields(AceDataResultOut)
+    assert set(ace["api_map"]["gpt-4o"]) == fields(AceDataApiOut)
     r9s = user_api.get(
         "/api/v1/portal/management/usage", {"start_time": 0, "end_time": 2**37}, **v1
     ).json()["data"]
-    assert set(r9s) == fields(s.R9sUsageOut)
-    assert set(r9s["records"][0]) == fields(s.R9sRecordOut)
+    assert set(r9s) == fields(R9sUsageOut)
+    assert set(r9s["records"][0]) == fields(R9sRecordOut)

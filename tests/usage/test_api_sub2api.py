@@ -8,7 +8,7 @@ from logs.models import Log
 from logs.services import logs_delete_before
 from tests.factories import log_event
 from tests.usage.conftest import at
-from usage.families import sub2api
+from usage.api import sub2api
 
 NOW = at("2025-03-10T12:00:00Z")  # a Monday
 DAY = 86400

@@ -8,7 +8,6 @@ also sent as the `X-Request-ID` header so a report can quote either.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
@@ -16,16 +15,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import ErrorReport, r9s_error_body, r9s_meta
 from accounts.models import User
 from accounts.renderers import FastJSONRenderer
-from usage.families.edge import ErrorReport, FamilyView
+from usage.api.base import FamilyView
+from usage.api.fields import UnixSecondsField, ZoneField, ordered
 from usage.selectors import UsageFilter, usage_records
-from usage.serializers import R9sUsageOut, R9sUsageQuery
-
-
-def _meta(code: int, message: str) -> dict[str, object]:
-    return {"code": code, "message": message, "request_id": str(uuid.uuid4())}
-
 
 META = inline_serializer(
     "R9sMeta",
@@ -35,6 +30,36 @@ META = inline_serializer(
         "request_id": serializers.UUIDField(),
     },
 )
+
+
+# --- r9s.ai: GET /api/v1/portal/management/usage (API.md section 7) -----------------------------
+
+
+class R9sUsageQuery(serializers.Serializer[Any]):
+    start_time = UnixSecondsField(help_text="Unix seconds, inclusive.")
+    end_time = UnixSecondsField(help_text="Unix seconds, inclusive.")
+    timezone = ZoneField(
+        help_text="IANA zone whose calendar days the records are; default: the server's TIME_ZONE."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["start"], attrs["end"] = attrs["start_time"], attrs["end_time"]
+        ordered(attrs, "start_time", "end_time")
+        return attrs
+
+
+# --- Response shapes (documentation only; the views build the same keys as plain dicts) --------
+
+
+class R9sRecordOut(serializers.Serializer[Any]):
+    timestamp = serializers.IntegerField(help_text="Start of the day in `timezone`.")
+    tokens = serializers.IntegerField(help_text="All four token classes.")
+    model = serializers.CharField()
+
+
+class R9sUsageOut(serializers.Serializer[Any]):
+    records = R9sRecordOut(many=True)
+    total_tokens = serializers.IntegerField()
 
 
 def _envelope(name: str, data: Any) -> Any:
@@ -53,7 +78,7 @@ class R9sView(FamilyView):
     renderer_classes = [FastJSONRenderer]
 
     def error_body(self, report: ErrorReport) -> Any:
-        return {"meta": _meta(report.status, report.message), "data": None}
+        return r9s_error_body(report)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
@@ -115,4 +140,4 @@ class R9sUsageView(R9sView):
             for bucket, model, *tokens in rows
         ]
         data = {"records": records, "total_tokens": sum(record["tokens"] for record in records)}
-        return Response({"meta": _meta(200, "success"), "data": data})
+        return Response({"meta": r9s_meta(200, "success"), "data": data})

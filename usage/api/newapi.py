@@ -1,6 +1,6 @@
 """new-api's data statistics (API.md section 4, seed 000): `GET /api/data/` (admin, site-wide),
 `GET /api/data/self` (the caller's) and `GET /api/data/users` (admin, per user), in new-api's
-envelope (`logs.newapi`).
+envelope (`accounts.newapi`).
 
 Rows are one per (model, bucket), or (username, bucket) for `/users`, with at least one consume
 log, ordered by bucket then model or username, buckets aligned to the `tz` calendar. Unlike
@@ -13,27 +13,117 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from django.core.exceptions import SuspiciousOperation
+from django.core.validators import MaxValueValidator, MinValueValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import detail_message
 from accounts.models import Role, User
-from accounts.renderers import FastJSONRenderer
-from logs.newapi import (
+from accounts.newapi import (
     NEW_API_ERROR,
     NewApiError,
     NewApiView,
     envelope_schema,
-    fail,
-    new_api_exception_handler,
     ok,
     or_error,
 )
-from usage.buckets import BucketError
-from usage.families.edge import error_report, validation_message
+from accounts.renderers import FastJSONRenderer
+from usage.api.fields import UnixSecondsField, ZoneField, choice_field, request_now
+from usage.buckets import DAY, MAX_TIMESTAMP, BucketError
 from usage.selectors import UsageFilter, usage_records
-from usage.serializers import DataQuery, DataRowOut, DataSelfQuery, DataUserRowOut
+
+# --- new-api: GET /api/data/ and /api/data/self (API.md section 4) ------------------------------
+
+DATA_DEFAULT_SPAN = 30 * DAY
+DATA_SELF_MAX_SPAN = 31 * DAY
+DATA_GRANULARITIES = ("hour", "day", "week")
+
+
+class TimestampParam(UnixSecondsField):
+    """Unix seconds in new-api's wording, the same as the log routes' (docs/logs-api.md,
+    "Wording of errors"): the message starts with the parameter's name."""
+
+    def bind(self, field_name: str, parent: Any) -> None:
+        super().bind(field_name, parent)
+        self.error_messages.update(
+            invalid=f"invalid {field_name}", max_string_length=f"invalid {field_name}"
+        )
+        # IntegerField words its range validators in __init__, before the name is known.
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, MinValueValidator | MaxValueValidator)
+        ] + [
+            MinValueValidator(0, message=f"{field_name} must be >= 0"),
+            MaxValueValidator(MAX_TIMESTAMP, message=f"{field_name} must be <= {MAX_TIMESTAMP}"),
+        ]
+
+
+class DataSelfQuery(serializers.Serializer[Any]):
+    start_timestamp = TimestampParam(
+        required=False,
+        help_text="Unix seconds, inclusive; absent or 0: `end_timestamp` minus 30 days.",
+    )
+    end_timestamp = TimestampParam(
+        required=False, help_text="Unix seconds, inclusive; absent or 0: now."
+    )
+    granularity = choice_field(
+        DATA_GRANULARITIES,
+        default="hour",
+        help_text="Bucket size, aligned to `tz`'s calendar (weeks start on Monday).",
+    )
+    tz = ZoneField()
+
+    max_span: int | None = DATA_SELF_MAX_SPAN
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # 0 is new-api's "not given".
+        end = attrs.get("end_timestamp") or request_now(self)
+        start = attrs.get("start_timestamp") or max(0, end - DATA_DEFAULT_SPAN)
+        attrs["start"], attrs["end"] = start, end
+        if start > end:
+            raise serializers.ValidationError(
+                f"start_timestamp ({start}) is after end_timestamp ({end})"
+            )
+        if self.max_span is not None and end - start > self.max_span:
+            raise serializers.ValidationError("time span cannot exceed 1 month")
+        return attrs
+
+
+class DataQuery(DataSelfQuery):
+    username = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="Only this user's logs (the username the logs were recorded under).",
+    )
+
+    max_span = None  # new-api puts no limit on admins
+
+
+# --- Response shapes (documentation only; the views build the same keys as plain dicts) --------
+
+
+class DataRowOut(serializers.Serializer[Any]):
+    model_name = serializers.CharField()
+    count = serializers.IntegerField(help_text="Consume logs (type 2).")
+    quota = serializers.IntegerField()
+    token_used = serializers.IntegerField(help_text="prompt_tokens + completion_tokens.")
+    created_at = serializers.IntegerField(help_text="Bucket start, Unix seconds.")
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class DataUserRowOut(serializers.Serializer[Any]):
+    username = serializers.CharField(help_text="The username the logs were recorded under.")
+    created_at = serializers.IntegerField(help_text="Bucket start, Unix seconds.")
+    count = serializers.IntegerField(help_text="Consume logs (type 2).")
+    quota = serializers.IntegerField()
+    token_used = serializers.IntegerField(help_text="prompt_tokens + completion_tokens.")
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
 
 DATA_RESPONSES = {
     # Bad parameters are HTTP 200 with success: false (new-api), so a 200 is either shape.
@@ -81,16 +171,16 @@ def _query(serializer_class: type[DataSelfQuery], request: Request) -> Any:
         data=request.query_params, context={"now": int(time.time()), "request": request}
     )
     if not serializer.is_valid():
-        raise NewApiError(validation_message(serializer.errors))
+        raise NewApiError(detail_message(serializer.errors))
     return serializer.validated_data
 
 
 # What a row shows: requests, quota, and prompt + completion tokens (token_used).
-MEASURES = ("requests", "quota", "prompt_tokens", "completion_tokens")
+ROW_MEASURES = ("requests", "quota", "prompt_tokens", "completion_tokens")
 
 
 def _records(query: Any, where: UsageFilter, group_by: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """(bucket, *group_by values, *MEASURES) per row. A month of hours is tens of thousands of
+    """(bucket, *group_by values, *ROW_MEASURES) per row. A month of hours is tens of thousands of
     rows, so they stay tuples until they become the response's dicts."""
     try:
         return usage_records(
@@ -100,7 +190,7 @@ def _records(query: Any, where: UsageFilter, group_by: tuple[str, ...]) -> list[
             group_by=group_by,
             granularity=query["granularity"],
             tz=query["tz"],
-            measures=MEASURES,
+            measures=ROW_MEASURES,
         )
     except BucketError as exc:
         raise NewApiError(str(exc)) from None
@@ -145,22 +235,9 @@ def _rows(
     ]
 
 
-def _exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """new-api's handler, plus what Django raises while reading the query string (more than
-    DATA_UPLOAD_MAX_NUMBER_FIELDS parameters), which it would answer with an HTML page."""
-    if isinstance(exc, SuspiciousOperation):
-        report = error_report(exc)
-        if report is not None:
-            return fail(report.message)
-    return new_api_exception_handler(exc, context)
-
-
 class DataBaseView(NewApiView):
     # A month of hours is tens of thousands of rows of ints and strings (no float).
     renderer_classes = [FastJSONRenderer]
-
-    def get_exception_handler(self) -> Any:
-        return _exception_handler
 
 
 class DataSelfView(DataBaseView):

@@ -7,6 +7,7 @@ a token id, `amount` quota in currency units, `date` a calendar day of `timezone
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 from django.conf import settings
@@ -15,18 +16,86 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import ErrorReport, acedata_error_body
 from accounts.models import User
-from usage.buckets import local_date
-from usage.families.edge import ErrorReport, FamilyView
+from usage.api.base import FamilyView
+from usage.api.fields import MODEL_MAX_LENGTH, InstantField, ZoneField, id_field, request_now
+from usage.buckets import DAY, instant_timestamp, local_date
 from usage.selectors import UsageFilter, usage_records, usage_top_endpoints
-from usage.serializers import AceDataAggregateOut, AceDataAggregateQuery
+
+# --- AceData: GET /api/v1/usage/apis/aggregate/ (API.md section 6) ------------------------------
+
+ACEDATA_DEFAULT_SPAN = 30 * DAY
+MAX_API_IDS = 100
+
+
+class AceDataAggregateQuery(serializers.Serializer[Any]):
+    application_id = id_field(required=False, help_text="Only this API key (token id).")
+    api_id = serializers.ListField(
+        child=serializers.CharField(max_length=MODEL_MAX_LENGTH, allow_blank=True),
+        required=False,
+        max_length=MAX_API_IDS,
+        help_text="Model name; repeat the parameter for several.",
+    )
+    created_at_from = InstantField(
+        required=False,
+        help_text=(
+            "ISO 8601, inclusive; a naive value or a bare date is read in `timezone`. "
+            "Default: `created_at_to` minus 30 days."
+        ),
+    )
+    created_at_to = InstantField(
+        required=False,
+        help_text="ISO 8601, inclusive (a bare date means its whole day). Default: now.",
+    )
+    timezone = ZoneField(
+        help_text="IANA zone whose calendar days `date` names; default: the server's TIME_ZONE."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        tz = attrs["timezone"]
+        to, frm = attrs.get("created_at_to"), attrs.get("created_at_from")
+        end: float = request_now(self) if to is None else instant_timestamp(to, tz, end=True)
+        start: float = (
+            max(0, math.floor(end) - ACEDATA_DEFAULT_SPAN)
+            if frm is None
+            else instant_timestamp(frm, tz, end=False)
+        )
+        if start > end:
+            raise serializers.ValidationError("created_at_from is after created_at_to")
+        # Whole seconds inside the bounds; a range within one second holds none (start > end).
+        attrs["start"], attrs["end"] = math.ceil(start), math.floor(end)
+        models = tuple(dict.fromkeys(name for name in attrs.get("api_id", ()) if name))
+        attrs["model_names"] = models or None
+        return attrs
+
+
+# --- Response shapes (documentation only; the views build the same keys as plain dicts) --------
+
+
+class AceDataResultOut(serializers.Serializer[Any]):
+    date = serializers.DateField(help_text="Calendar day in `timezone`.")
+    api_id = serializers.CharField(help_text="Model name.")
+    amount = serializers.FloatField(help_text="quota / QUOTA_PER_UNIT.")
+
+
+class AceDataApiOut(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    path = serializers.CharField(help_text="Most used request path of the model; '' if unknown.")
+
+
+class AceDataAggregateOut(serializers.Serializer[Any]):
+    results = AceDataResultOut(many=True)
+    total = serializers.FloatField()
+    api_map = serializers.DictField(child=AceDataApiOut())
+
 
 ERROR = inline_serializer("AceDataError", {"detail": serializers.CharField()})
 
 
 class AceDataView(FamilyView):
     def error_body(self, report: ErrorReport) -> Any:
-        return {"detail": report.message}
+        return acedata_error_body(report)
 
 
 class AceDataAggregateView(AceDataView):

@@ -10,7 +10,7 @@ is present, rpm/tpm have one definition, and "total" is all time.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -20,10 +20,20 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.errors import ErrorReport, sub2api_error_body
 from accounts.models import User
 from logs.models import Log
-from usage.buckets import DAY, bucket_starts, local_date, local_midnight
-from usage.families.edge import ErrorReport, FamilyView
+from usage.api.base import FamilyView
+from usage.api.fields import (
+    MAX_INT64,
+    MODEL_MAX_LENGTH,
+    LocalDateField,
+    ZoneField,
+    choice_field,
+    id_field,
+    request_now,
+)
+from usage.buckets import DAY, bucket_starts, day_span, local_date, local_midnight, months_before
 from usage.selectors import (
     UsageFilter,
     UsageTotals,
@@ -34,22 +44,6 @@ from usage.selectors import (
     usage_rows,
     usage_totals,
 )
-from usage.serializers import (
-    MAX_INT64,
-    ApiKeysUsageBody,
-    ApiKeysUsageOut,
-    DashboardStatsOut,
-    ModelsOut,
-    ModelsQuery,
-    TrendOut,
-    TrendQuery,
-    UsageListQuery,
-    UsageLogOut,
-    UsagePageOut,
-    UsageStatsOut,
-    UsageStatsQuery,
-    ZoneQuery,
-)
 
 COUNT_CAP = 10_000  # the list counts at most this many matches (then `total_is_capped`)
 RECENT_MINUTES = 5  # rpm/tpm: average per minute over the last 5 minutes (sub2api's dashboard)
@@ -58,6 +52,265 @@ ACTIVE_KEY_DAYS = 30
 ERROR = inline_serializer(
     "Sub2ApiError", {"code": serializers.IntegerField(), "message": serializers.CharField()}
 )
+
+
+# --- sub2api: /api/v1/usage... (API.md section 5) -----------------------------------------------
+
+SUB2API_MAX_PAGE_SIZE = 1000
+SUB2API_DEFAULT_PAGE_SIZE = 20
+SUB2API_MAX_PAGE = 1_000_000
+SUB2API_PERIODS = ("today", "week", "month", "year")
+SUB2API_GRANULARITIES = ("day", "hour")
+MAX_API_KEY_IDS = 100
+TREND_DEFAULT_DAYS = 7
+
+
+class Sub2ApiDatesQuery(serializers.Serializer[Any]):
+    """`start_date`/`end_date` (YYYY-MM-DD, end inclusive) read in `timezone`."""
+
+    start_date = LocalDateField(required=False, help_text="YYYY-MM-DD in `timezone`.")
+    end_date = LocalDateField(
+        required=False, help_text="YYYY-MM-DD in `timezone`, inclusive (the whole day)."
+    )
+    timezone = ZoneField()
+
+    def _span(self, attrs: dict[str, Any], first: date, last: date) -> None:
+        if first > last:
+            raise serializers.ValidationError("start_date is after end_date")
+        attrs["start_date"], attrs["end_date"] = first, last
+        attrs["start"], attrs["end"] = day_span(first, last, attrs["timezone"])
+
+
+class UsageListQuery(Sub2ApiDatesQuery):
+    page = serializers.IntegerField(
+        required=False,
+        default=1,
+        min_value=1,
+        max_value=SUB2API_MAX_PAGE,
+        help_text="1-based page number.",
+    )
+    page_size = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=SUB2API_MAX_PAGE_SIZE,
+        help_text="Items per page, 1..1000 (default 20).",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=SUB2API_MAX_PAGE_SIZE,
+        help_text="Alias of `page_size` (which wins when both are given).",
+    )
+    api_key_id = id_field(required=False, help_text="Only logs of this API key (token id).")
+    model = serializers.CharField(
+        required=False, max_length=MODEL_MAX_LENGTH, help_text="Exact model name."
+    )
+    stream = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Only stream (or non-stream)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["page_size"] = (
+            attrs.get("page_size") or attrs.pop("limit", None) or SUB2API_DEFAULT_PAGE_SIZE
+        )
+        attrs.pop("limit", None)
+        tz = attrs["timezone"]
+        first, last = attrs.get("start_date"), attrs.get("end_date")
+        if first is not None and last is not None and first > last:
+            raise serializers.ValidationError("start_date is after end_date")
+        attrs["start"] = local_midnight(first, tz) if first is not None else None
+        attrs["end"] = day_span(last, last, tz)[1] if last is not None else None
+        return attrs
+
+
+class UsageStatsQuery(Sub2ApiDatesQuery):
+    period = choice_field(
+        SUB2API_PERIODS,
+        default="today",
+        help_text=(
+            "`today` (since midnight in `timezone`), or the rolling last `week` (7 days), "
+            "`month` or `year`, up to now. Ignored when `start_date` and `end_date` are given."
+        ),
+    )
+    api_key_id = id_field(required=False, help_text="Only logs of this API key (token id).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        first, last = attrs.get("start_date"), attrs.get("end_date")
+        if (first is None) != (last is None):
+            raise serializers.ValidationError(
+                "start_date and end_date go together; give both, or neither and a period"
+            )
+        if first is not None and last is not None:
+            self._span(attrs, first, last)
+            return attrs
+        tz, now = attrs["timezone"], request_now(self)
+        period = attrs["period"]
+        if period == "today":
+            start = local_midnight(local_date(now, tz), tz)
+        elif period == "week":
+            start = now - 7 * DAY
+        else:
+            start = months_before(now, tz, 1 if period == "month" else 12)
+        attrs["start"], attrs["end"] = start, now
+        return attrs
+
+
+class ModelsQuery(Sub2ApiDatesQuery):
+    """Default range: the last 7 days and today (sub2api's dashboard)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        tz = attrs["timezone"]
+        last = attrs.get("end_date") or local_date(request_now(self), tz)
+        first = attrs.get("start_date") or last - timedelta(days=TREND_DEFAULT_DAYS)
+        self._span(attrs, first, last)
+        return attrs
+
+
+class TrendQuery(ModelsQuery):
+    granularity = choice_field(
+        SUB2API_GRANULARITIES, default="day", help_text="`day` or `hour` buckets of `timezone`."
+    )
+
+
+class ZoneQuery(serializers.Serializer[Any]):
+    timezone = ZoneField()
+
+
+class ApiKeysUsageBody(serializers.Serializer[Any]):
+    api_key_ids = serializers.ListField(
+        child=id_field(),
+        allow_empty=True,
+        max_length=MAX_API_KEY_IDS,
+        error_messages={
+            "max_length": f"Too many API key IDs (maximum {MAX_API_KEY_IDS} allowed)",
+            "not_a_list": "api_key_ids must be a list of integers",
+        },
+        help_text="Token ids, at most 100; ids not found in your logs are dropped.",
+    )
+
+
+# --- Response shapes (documentation only; the views build the same keys as plain dicts) --------
+
+
+class ApiKeyRefOut(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class UsageLogOut(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    api_key_id = serializers.IntegerField()
+    account_id = serializers.IntegerField(
+        allow_null=True, help_text="Always null: the upstream channel is admin-only."
+    )
+    request_id = serializers.CharField()
+    model = serializers.CharField()
+    group_id = serializers.IntegerField(allow_null=True)
+    group = serializers.CharField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cache_creation_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
+    total_cost = serializers.FloatField(help_text="quota / QUOTA_PER_UNIT.")
+    actual_cost = serializers.FloatField(help_text="Same as total_cost.")
+    rate_multiplier = serializers.FloatField()
+    billing_type = serializers.IntegerField()
+    stream = serializers.BooleanField()
+    duration_ms = serializers.IntegerField()
+    first_token_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField(help_text="RFC 3339 with the offset of `timezone`.")
+    api_key = ApiKeyRefOut()
+
+
+class UsagePageOut(serializers.Serializer[Any]):
+    items = UsageLogOut(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    total_is_capped = serializers.BooleanField(
+        required=False, help_text="Present (true) when `total` stopped counting at 10000."
+    )
+
+
+class UsageStatsOut(serializers.Serializer[Any]):
+    total_requests = serializers.IntegerField()
+    total_input_tokens = serializers.IntegerField()
+    total_output_tokens = serializers.IntegerField()
+    total_cache_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    total_cost = serializers.FloatField()
+    total_actual_cost = serializers.FloatField()
+    average_duration_ms = serializers.FloatField()
+
+
+class DashboardStatsOut(serializers.Serializer[Any]):
+    total_api_keys = serializers.IntegerField()
+    active_api_keys = serializers.IntegerField()
+    total_requests = serializers.IntegerField()
+    total_input_tokens = serializers.IntegerField()
+    total_output_tokens = serializers.IntegerField()
+    total_cache_creation_tokens = serializers.IntegerField()
+    total_cache_read_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    total_cost = serializers.FloatField()
+    total_actual_cost = serializers.FloatField()
+    today_requests = serializers.IntegerField()
+    today_input_tokens = serializers.IntegerField()
+    today_output_tokens = serializers.IntegerField()
+    today_cache_creation_tokens = serializers.IntegerField()
+    today_cache_read_tokens = serializers.IntegerField()
+    today_tokens = serializers.IntegerField()
+    today_cost = serializers.FloatField()
+    today_actual_cost = serializers.FloatField()
+    average_duration_ms = serializers.FloatField()
+    rpm = serializers.IntegerField()
+    tpm = serializers.IntegerField()
+
+
+class TokenClassesOut(serializers.Serializer[Any]):
+    """The sums sub2api's trend points and model rows share."""
+
+    requests = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cache_creation_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    cost = serializers.FloatField()
+    actual_cost = serializers.FloatField()
+
+
+class TrendPointOut(TokenClassesOut):
+    date = serializers.CharField(help_text="`YYYY-MM-DD`, or `YYYY-MM-DD HH:00` for hours.")
+
+
+class TrendOut(serializers.Serializer[Any]):
+    trend = TrendPointOut(many=True)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    granularity = serializers.CharField()
+
+
+class ModelStatOut(TokenClassesOut):
+    model = serializers.CharField()
+
+
+class ModelsOut(serializers.Serializer[Any]):
+    models = ModelStatOut(many=True)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+
+
+class ApiKeyUsageOut(serializers.Serializer[Any]):
+    api_key_id = serializers.IntegerField()
+    today_actual_cost = serializers.FloatField()
+    total_actual_cost = serializers.FloatField(help_text="All time.")
+
+
+class ApiKeysUsageOut(serializers.Serializer[Any]):
+    stats = serializers.DictField(child=ApiKeyUsageOut(), help_text="Keyed by the id as a string.")
 
 
 def _envelope(name: str, data: Any) -> Any:
@@ -93,7 +346,7 @@ def _token_ids(key_id: int | None) -> tuple[int, ...] | None:
 
 class Sub2ApiView(FamilyView):
     def error_body(self, report: ErrorReport) -> Any:
-        return {"code": report.status, "message": report.message}
+        return sub2api_error_body(report)
 
 
 def usage_log_item(log: Log, tz: ZoneInfo) -> dict[str, object]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_BIGINT = 2**63 - 1
+from logs.events import MAX_BIGINT
+
 _CURSOR = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
 
 

@@ -222,8 +222,7 @@ class RetentionMark(models.Model):
     Every deleting path raises its mark, committed, before it deletes anything, and the marks
     never go down: from max(logs_before, rollups_before) on, the rollups and the logs count the
     same logs, which is what lets the log stat read the rollups there (docs/logs-api.md, Stat).
-    It lives here, in the lower app, so that both the log deletions and usage's purge can
-    write it."""
+    Written by the log deletions and by usage's purge."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     logs_before = models.BigIntegerField(default=0)

@@ -14,7 +14,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from logs.filters import MAX_BIGINT, LogCursor, LogFilter
+from logs.events import MAX_BIGINT
+from logs.filters import LogCursor, LogFilter
 
 DEFAULT_PAGE_SIZE = 10  # new-api's ItemsPerPage
 MAX_PAGE_SIZE = 100

@@ -1,5 +1,5 @@
-"""Writes. Ingestion lives here, not in `logs`, because one transaction stores the logs and every
-aggregate that counts them (STYLE.md: accounts <- logs <- usage)."""
+"""Writes: ingestion (the logs and every aggregate that counts them, in one transaction), the
+users and channels the events name, and the rollups' apply, rebuild and purge."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any, cast
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -21,6 +20,7 @@ from accounts.models import User
 from usage.api.base import FamilyView
 from usage.api.fields import MODEL_MAX_LENGTH, InstantField, ZoneField, id_field, request_now
 from usage.buckets import DAY, instant_timestamp, local_date
+from usage.money import quota_to_cost
 from usage.selectors import UsageFilter, usage_records, usage_top_endpoints
 
 # --- AceData: GET /api/v1/usage/apis/aggregate/ (API.md section 6) ------------------------------
@@ -145,16 +145,15 @@ class AceDataAggregateView(AceDataView):
             else []
         )
         paths = usage_top_endpoints(start=start, end=end, where=where) if rows else {}
-        unit = settings.QUOTA_PER_UNIT
         dates = {bucket: local_date(bucket, tz).isoformat() for bucket, *_ in rows}
         models = sorted({model for _, model, _ in rows})
         return Response(
             {
                 "results": [
-                    {"date": dates[bucket], "api_id": model, "amount": quota / unit}
+                    {"date": dates[bucket], "api_id": model, "amount": quota_to_cost(quota)}
                     for bucket, model, quota in rows
                 ],
-                "total": sum(quota for *_, quota in rows) / unit,
+                "total": quota_to_cost(sum(quota for *_, quota in rows)),
                 "api_map": {
                     model: {"name": model, "path": paths.get(model, "")} for model in models
                 },

@@ -23,6 +23,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from logs.events import MAX_BIGINT
 from usage.buckets import (
     MAX_TIMESTAMP,
     YEAR_PATTERN,
@@ -33,7 +34,6 @@ from usage.buckets import (
     zone_names,
 )
 
-MAX_INT64 = 2**63 - 1
 MODEL_MAX_LENGTH = 128  # logs.model_name
 
 
@@ -175,7 +175,7 @@ class UnixSecondsField(serializers.IntegerField):
 
 
 def id_field(**kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=0, max_value=MAX_INT64, **kwargs)
+    return serializers.IntegerField(min_value=0, max_value=MAX_BIGINT, **kwargs)
 
 
 def choice_field(choices: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:

@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -22,10 +21,10 @@ from rest_framework.response import Response
 
 from accounts.errors import ErrorReport, sub2api_error_body
 from accounts.models import User
+from logs.events import MAX_BIGINT
 from logs.models import Log
 from usage.api.base import FamilyView
 from usage.api.fields import (
-    MAX_INT64,
     MODEL_MAX_LENGTH,
     LocalDateField,
     ZoneField,
@@ -34,6 +33,7 @@ from usage.api.fields import (
     request_now,
 )
 from usage.buckets import DAY, bucket_starts, day_span, local_date, local_midnight, months_before
+from usage.money import quota_to_cost
 from usage.selectors import (
     UsageFilter,
     UsageTotals,
@@ -331,11 +331,6 @@ def ok(data: Any) -> Response:
     return Response({"code": 0, "message": "success", "data": data})
 
 
-def cost(quota: int) -> float:
-    """sub2api's cost/actual_cost: this system knows one price, the gateway's quota."""
-    return quota / settings.QUOTA_PER_UNIT
-
-
 def _caller(request: Request) -> User:
     return cast(User, request.user)
 
@@ -352,7 +347,7 @@ class Sub2ApiView(FamilyView):
 def usage_log_item(log: Log, tz: ZoneInfo) -> dict[str, object]:
     """A log as sub2api's UsageLog. The upstream channel (`account_id`) is admin-only
     information, so it is null; the key secret is never known here."""
-    spent = cost(log.quota)
+    spent = quota_to_cost(log.quota)
     return {
         "id": log.pk,
         "user_id": log.user_id,
@@ -391,7 +386,7 @@ TOKEN_CLASS_MEASURES = (
 
 def token_classes(totals: UsageTotals) -> dict[str, object]:
     """The counters of a trend point or a model stat."""
-    spent = cost(totals.quota)
+    spent = quota_to_cost(totals.quota)
     return {
         "requests": totals.requests,
         "input_tokens": totals.prompt_tokens,
@@ -469,7 +464,7 @@ class UsageDetailView(Sub2ApiView):
         parameters=[
             OpenApiParameter(
                 "usage_id",
-                {"type": "integer", "minimum": 0, "maximum": MAX_INT64},
+                {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT},
                 OpenApiParameter.PATH,
                 description="Log id.",
             ),
@@ -480,7 +475,7 @@ class UsageDetailView(Sub2ApiView):
     def get(self, request: Request, usage_id: str) -> Response:
         query = self.validated(ZoneQuery, request.query_params)
         # ASCII only: str.isdigit() and int() also take fullwidth and other scripts' digits.
-        if not (usage_id.isascii() and usage_id.isdigit()) or int(usage_id) > MAX_INT64:
+        if not (usage_id.isascii() and usage_id.isdigit()) or int(usage_id) > MAX_BIGINT:
             raise serializers.ValidationError(f"invalid usage log id {usage_id[:32]!r}")
         log = usage_log_get(log_id=int(usage_id), where=UsageFilter(user_id=_caller(request).pk))
         if log is None:
@@ -502,7 +497,7 @@ class UsageStatsView(Sub2ApiView):
             user_id=_caller(request).pk, token_ids=_token_ids(query.get("api_key_id"))
         )
         totals = usage_totals(start=query["start"], end=query["end"], where=where)
-        spent = cost(totals.quota)
+        spent = quota_to_cost(totals.quota)
         return ok(
             {
                 "total_requests": totals.requests,
@@ -554,16 +549,16 @@ class DashboardStatsView(Sub2ApiView):
                 "total_cache_creation_tokens": total.cache_creation_tokens,
                 "total_cache_read_tokens": total.cache_read_tokens,
                 "total_tokens": total.total_tokens,
-                "total_cost": cost(total.quota),
-                "total_actual_cost": cost(total.quota),
+                "total_cost": quota_to_cost(total.quota),
+                "total_actual_cost": quota_to_cost(total.quota),
                 "today_requests": today.requests,
                 "today_input_tokens": today.prompt_tokens,
                 "today_output_tokens": today.completion_tokens,
                 "today_cache_creation_tokens": today.cache_creation_tokens,
                 "today_cache_read_tokens": today.cache_read_tokens,
                 "today_tokens": today.total_tokens,
-                "today_cost": cost(today.quota),
-                "today_actual_cost": cost(today.quota),
+                "today_cost": quota_to_cost(today.quota),
+                "today_actual_cost": quota_to_cost(today.quota),
                 "average_duration_ms": average_duration(total),
                 "rpm": recent.requests // RECENT_MINUTES,
                 "tpm": recent.token_used // RECENT_MINUTES,
@@ -679,8 +674,8 @@ class DashboardApiKeysUsageView(Sub2ApiView):
         stats = {
             str(key_id): {
                 "api_key_id": key_id,
-                "today_actual_cost": cost(today_quota.get(key_id, 0)),
-                "total_actual_cost": cost(row.totals.quota),
+                "today_actual_cost": quota_to_cost(today_quota.get(key_id, 0)),
+                "total_actual_cost": quota_to_cost(row.totals.quota),
             }
             for row in sorted(total, key=lambda row: cast(int, row.dims["token_id"]))
             for key_id in [cast(int, row.dims["token_id"])]

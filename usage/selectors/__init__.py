@@ -12,7 +12,7 @@ Callers import from `usage.selectors`."""
 from usage.selectors.log_stat import usage_log_count, usage_log_stat
 from usage.selectors.logs import (
     USAGE_LOG_FIELDS,
-    LogPage,
+    UsageLogPage,
     usage_log_get,
     usage_log_page,
     usage_recent_totals,
@@ -45,9 +45,9 @@ __all__ = [
     "SPAN_LIMIT",
     "TEXT_DIMENSIONS",
     "USAGE_LOG_FIELDS",
-    "LogPage",
     "RollupDifference",
     "UsageFilter",
+    "UsageLogPage",
     "UsageRow",
     "UsageTotals",
     "VerifyResult",

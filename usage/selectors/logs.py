@@ -87,7 +87,7 @@ USAGE_LOG_FIELDS = ("id", *(name for name in LOG_COLUMNS if name not in _NOT_SHO
 
 
 @dataclass(slots=True)
-class LogPage:
+class UsageLogPage:
     items: list[Log]
     total: int  # exact when not total_is_capped, else the cap
     total_is_capped: bool
@@ -102,7 +102,7 @@ def usage_log_page(
     offset: int,
     limit: int,
     count_cap: int,
-) -> LogPage:
+) -> UsageLogPage:
     """One page of the logs matching `where` with start <= created_at <= end (None: unbounded)
     and, when `is_stream` is given, that stream flag; newest first (created_at desc, id desc).
 
@@ -126,7 +126,7 @@ def usage_log_page(
         span = LogFilter(start=start, end=end)
         rolled = _log_sum(span, where, int(time.time()), "requests")
         if rolled == 0:
-            return LogPage(items=[], total=0, total_is_capped=False)
+            return UsageLogPage(items=[], total=0, total_is_capped=False)
     keys = list(qs.newest_first().values_list("created_at", "id")[offset : offset + limit])
     items: list[Log] = []
     if keys:
@@ -138,13 +138,15 @@ def usage_log_page(
         items = list(rows.newest_first().only(*USAGE_LOG_FIELDS))
     if rolled is not None:
         capped = rolled > count_cap
-        return LogPage(items=items, total=count_cap if capped else rolled, total_is_capped=capped)
+        return UsageLogPage(
+            items=items, total=count_cap if capped else rolled, total_is_capped=capped
+        )
     if 0 < len(items) < limit or (offset == 0 and not items):
-        return LogPage(items=items, total=offset + len(items), total_is_capped=False)
+        return UsageLogPage(items=items, total=offset + len(items), total_is_capped=False)
     counted = qs.order_by()[: count_cap + 1].count()
     if counted > count_cap:
-        return LogPage(items=items, total=count_cap, total_is_capped=True)
-    return LogPage(items=items, total=counted, total_is_capped=False)
+        return UsageLogPage(items=items, total=count_cap, total_is_capped=True)
+    return UsageLogPage(items=items, total=counted, total_is_capped=False)
 
 
 def usage_log_get(*, log_id: int, where: UsageFilter) -> Log | None:

@@ -16,7 +16,7 @@ from django.http import StreamingHttpResponse
 from logs.filters import LogFilter
 from logs.models import LOG_COLUMNS, LogType
 from logs.selectors import logs_export_rows
-from logs.serializers import other_for_user, other_json
+from logs.serializers import ADMIN_ONLY_FIELDS, other_for_user, other_json
 
 # The CSV's columns: every column of a log (LOG_COLUMNS), each derived one (the UTC time, the
 # type's name) beside its source, the free text (`content`, `other`) last.
@@ -31,7 +31,7 @@ ADMIN_COLUMNS = (
     *_TEXT_LAST,
 )
 # Users never see channels or IPs: the columns are left out rather than blank.
-USER_COLUMNS = tuple(c for c in ADMIN_COLUMNS if c not in {"channel_id", "channel_name", "ip"})
+USER_COLUMNS = tuple(c for c in ADMIN_COLUMNS if c not in ADMIN_ONLY_FIELDS)
 # A spreadsheet evaluates a cell starting with one of these as a formula (CSV injection); tab and
 # carriage return are OWASP's additions to API.md's `= + - @`.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -54,10 +54,10 @@ from logs.params import (
     LogSelfFilterParams,
     LogSelfPageParams,
 )
-from logs.selectors import PageTooDeep, logs_page, logs_search
+from logs.selectors import PageTooDeep, logs_search
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
 from logs.services import logs_delete_before
-from usage.selectors import usage_log_count, usage_log_stat
+from usage.selectors import usage_log_stat, usage_logs_page
 from usage.services import logs_ingest
 
 Params = TypeVar("Params", bound=serializers.Serializer)
@@ -269,12 +269,12 @@ def _list_response(request: Request, *, admin: bool) -> Response:
     page, page_size, cursor = params.paging()
     filters = params.log_filter(user_id=_scope(request, admin))
     try:
-        result = logs_page(
+        result = usage_logs_page(
             filters=filters,
             page=page,
             page_size=page_size,
             cursor=cursor,
-            counted=usage_log_count(filters=filters, now=int(time.time())),
+            now=int(time.time()),
         )
     except PageTooDeep as exc:
         raise NewApiError(str(exc)) from None

@@ -29,7 +29,7 @@ from logs.params import (
     LogSelfFilterParams,
     LogSelfPageParams,
 )
-from logs.selectors import MAX_OFFSET, PageTooDeep, logs_page
+from logs.selectors import MAX_OFFSET, PageTooDeep
 from logs.serializers import LogItemSerializer, LogUserItemSerializer
 from usage.dashboard import dashboard_build, site_dashboard_build
 from usage.forms import (
@@ -43,7 +43,7 @@ from usage.forms import (
     Window,
 )
 from usage.middleware import viewer_zone
-from usage.selectors import UsageFilter, usage_log_count, usage_log_stat
+from usage.selectors import UsageFilter, usage_log_stat, usage_logs_page
 
 
 def admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -254,12 +254,12 @@ def _logs_page(request: HttpRequest, *, admin: bool) -> HttpResponse:
         page, page_size, cursor = cast(LogPageParams, query.params).paging()
         filters = query.params.log_filter(user_id=_scope(request, admin))
         try:
-            result = logs_page(
+            result = usage_logs_page(
                 filters=filters,
                 page=page,
                 page_size=page_size,
                 cursor=cursor,
-                counted=usage_log_count(filters=filters, now=int(time.time())),
+                now=int(time.time()),
             )
         except PageTooDeep as exc:
             query.form.add_error(None, str(exc))

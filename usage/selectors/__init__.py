@@ -9,7 +9,7 @@
 
 Callers import from `usage.selectors`."""
 
-from usage.selectors.log_stat import usage_log_count, usage_log_stat
+from usage.selectors.log_stat import usage_log_count, usage_log_stat, usage_logs_page
 from usage.selectors.logs import (
     USAGE_LOG_FIELDS,
     UsageLogPage,
@@ -56,6 +56,7 @@ __all__ = [
     "usage_log_get",
     "usage_log_page",
     "usage_log_stat",
+    "usage_logs_page",
     "usage_recent_totals",
     "usage_records",
     "usage_rollup_end",

@@ -8,13 +8,15 @@ from typing import Any
 
 from django.db import connections, router
 
-from logs.filters import LogFilter
+from logs.filters import LogCursor, LogFilter
 from logs.models import Log, RetentionMark
 from logs.retention import RetentionMarks
 from logs.selectors import (
     TOTAL_CAP,
+    LogListPage,
     LogStat,
     logs_count,
+    logs_page,
     logs_quota,
     logs_rates,
     logs_stat_filter,
@@ -77,6 +79,20 @@ def usage_log_count(*, filters: LogFilter, now: int, cap: int = TOTAL_CAP) -> tu
     if counted is None:
         return logs_count(filters=filters, cap=cap)
     return (cap, True) if counted > cap else (counted, False)
+
+
+def usage_logs_page(
+    *, filters: LogFilter, page: int, page_size: int, cursor: LogCursor | None, now: int
+) -> LogListPage:
+    """`logs.selectors.logs_page` with its total from `usage_log_count`: the log lists of the
+    API and of the pages. Raises PageTooDeep as logs_page does."""
+    return logs_page(
+        filters=filters,
+        page=page,
+        page_size=page_size,
+        cursor=cursor,
+        counted=usage_log_count(filters=filters, now=now),
+    )
 
 
 def _log_usage_filter(filters: LogFilter) -> UsageFilter | None:
